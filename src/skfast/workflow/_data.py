@@ -1,0 +1,270 @@
+"""The data stages of a run: load, stamp, profile and clean."""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skfast import __version__
+from skfast.exceptions import InputError
+from skfast.io import MISSING_MARKERS, read_table, sha256_of
+
+logger = logging.getLogger(__name__)
+
+ADULT_TARGET = "income"
+
+
+@dataclass
+class Inputs:
+    """The raw tables of a run and where they came from."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame | None
+    files: dict
+    source: str
+
+
+def load_inputs(data, test, config):
+    """Read the training (and test) table, or the bundled Adult data."""
+    if data is None:
+        from skfast.datasets import adult_files, load_adult
+
+        files = adult_files()
+        paths = {}
+        for role in ("train", "test"):
+            with resources.as_file(files[role]) as local:
+                paths[role] = {"path": f"skfast:datasets/{local.name}", "sha256": sha256_of(local)}
+        train = load_adult(subset="train").frame
+        test_frame = load_adult(subset="test").frame
+        return Inputs(train, test_frame, paths, "UCI Adult (bundled)")
+
+    train = read_table(data, delimiter=config.delimiter, header=config.header)
+    files = {"train": _file_entry(data)}
+    test_frame = None
+    if test is not None:
+        test_frame = read_table(test, delimiter=config.delimiter, header=config.header)
+        files["test"] = _file_entry(test)
+    return Inputs(train, test_frame, files, str(data))
+
+
+def _file_entry(path):
+    path = Path(path)
+    return {"path": str(path), "sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+def check_target(inputs, target):
+    """Make sure the target column exists in every table, with two classes."""
+    for role, frame in (("training", inputs.train), ("test", inputs.test)):
+        if frame is None or target in frame.columns:
+            continue
+        shown = ", ".join(map(str, list(frame.columns)[:25]))
+        more = " ..." if frame.shape[1] > 25 else ""
+        raise InputError(
+            f"target column {target!r} is not in the {role} data; its columns "
+            f"are {shown}{more}. Pass --target with one of them."
+        )
+    _check_target_values(inputs.train, target)
+
+
+def frame_sha256(frame):
+    """Hash a table's content, row order included, independently of its index."""
+    row_hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(row_hashes.tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()
+
+
+def schema(frame):
+    """Column names and dtypes, in order."""
+    return [{"name": str(column), "dtype": str(dtype)} for column, dtype in frame.dtypes.items()]
+
+
+def stamp(inputs):
+    """The manifest entries known before any row is changed."""
+    tables = {"train": inputs.train, "test": inputs.test}
+    return {
+        "skfast_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": inputs.source,
+        "files": inputs.files,
+        "tables": {
+            role: {
+                "rows": int(frame.shape[0]),
+                "columns": int(frame.shape[1]),
+                "sha256": frame_sha256(frame),
+                "schema": schema(frame),
+            }
+            for role, frame in tables.items()
+            if frame is not None
+        },
+        "splits": {},
+    }
+
+
+def column_kind(series):
+    """Classify a column as numeric, boolean, categorical or datetime."""
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_numeric_dtype(series):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "categorical"
+
+
+def profile(frame, target):
+    """Per column its kind, missing share and distinct count; the class balance."""
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        columns.append(
+            {
+                "name": str(name),
+                "kind": column_kind(series),
+                "dtype": str(series.dtype),
+                "missing": int(series.isna().sum()),
+                "missing_share": float(series.isna().mean()),
+                "distinct": int(series.nunique(dropna=True)),
+            }
+        )
+    counts = frame[target].value_counts(dropna=True)
+    balance = [
+        {"label": str(label), "count": int(count), "share": float(count / counts.sum())}
+        for label, count in counts.items()
+    ]
+    return {"rows": int(frame.shape[0]), "columns": columns, "class_balance": balance}
+
+
+def _normalise_text(frame):
+    """Strip text cells and read missing markers as missing; count the markers."""
+    markers = set(MISSING_MARKERS)
+    converted = {}
+    for name in frame.columns:
+        series = frame[name]
+        if column_kind(series) != "categorical":
+            continue
+        text = series.astype("object")
+        present = text.notna()
+        text[present] = text[present].map(lambda value: str(value).strip())
+        is_marker = present & text.isin(markers)
+        if is_marker.any():
+            converted[str(name)] = int(is_marker.sum())
+        frame[name] = text.where(~is_marker, np.nan)
+    return converted
+
+
+def _check_target_values(train, target):
+    values = train[target]
+    if pd.api.types.is_float_dtype(values):
+        finite = values.dropna()
+        if not np.all(np.equal(np.mod(finite, 1), 0)):
+            raise InputError(
+                f"target {target!r} holds non-integer numbers (e.g. "
+                f"{finite[np.mod(finite, 1) != 0].iloc[0]!r}); skfast run "
+                "handles classification targets: pass a column of class labels."
+            )
+    classes = values.dropna().unique()
+    if len(classes) < 2:
+        shown = repr(str(classes[0])) if len(classes) else "none"
+        raise InputError(
+            f"target {target!r} has a single class ({shown}) in the training data; "
+            "a classifier needs at least two. Check the target column."
+        )
+
+
+def clean(inputs, target):
+    """Missing markers, rows without a target, duplicates and useless columns.
+
+    Returns the cleaned training and test tables and a report in which every
+    removed row or column has a line with its count.
+    """
+    train = inputs.train.copy()
+    test = None if inputs.test is None else inputs.test.copy()
+    report = {"markers_read_as_missing": {}, "dropped_columns": [], "steps": []}
+
+    report["markers_read_as_missing"]["train"] = _normalise_text(train)
+    if test is not None:
+        report["markers_read_as_missing"]["test"] = _normalise_text(test)
+
+    for role, frame in (("train", train), ("test", test)):
+        if frame is None:
+            continue
+        missing_target = frame[target].isna()
+        if missing_target.any():
+            frame.drop(index=frame.index[missing_target], inplace=True)
+            report["steps"].append(
+                {
+                    "step": f"dropped {role} rows without a target",
+                    "rows": int(missing_target.sum()),
+                }
+            )
+            logger.warning(
+                "dropped %d %s rows whose target %r is missing",
+                missing_target.sum(), role, target,
+            )
+
+    if len(train) == 0:
+        raise InputError(
+            f"every training row has a missing target {target!r}; nothing is left "
+            "to learn from."
+        )
+    _check_target_values(train, target)
+
+    duplicated = train.duplicated()
+    report["duplicates_removed"] = int(duplicated.sum())
+    if duplicated.any():
+        train = train.loc[~duplicated]
+        report["steps"].append(
+            {"step": "removed exact duplicate training rows", "rows": int(duplicated.sum())}
+        )
+    if test is not None:
+        report["test_duplicates_kept"] = int(test.duplicated().sum())
+
+    features = [name for name in train.columns if name != target]
+    for name in features:
+        series = train[name]
+        reason = None
+        if series.isna().all():
+            reason = "missing in every training row"
+        elif series.nunique(dropna=False) == 1:
+            reason = "a single value in every training row"
+        elif column_kind(series) == "datetime":
+            reason = "a date column (date features are not derived yet)"
+        if reason:
+            report["dropped_columns"].append({"column": str(name), "reason": reason})
+    dropped = [entry["column"] for entry in report["dropped_columns"]]
+    train = train.drop(columns=dropped)
+    if test is not None:
+        absent = [name for name in train.columns if name not in test.columns]
+        if absent:
+            raise InputError(
+                f"the test data lacks column {absent[0]!r}"
+                f"{f' and {len(absent) - 1} more' if len(absent) > 1 else ''}; "
+                "it needs the training data's columns."
+            )
+        test = test[list(train.columns)]
+        _check_test_labels(train, test, target)
+
+    train = train.reset_index(drop=True)
+    if test is not None:
+        test = test.reset_index(drop=True)
+    report["rows_after"] = {"train": int(len(train))}
+    if test is not None:
+        report["rows_after"]["test"] = int(len(test))
+    return train, test, report
+
+
+def _check_test_labels(train, test, target):
+    known = set(train[target].astype(str))
+    unseen = sorted(set(test[target].astype(str)) - known)
+    if unseen:
+        raise InputError(
+            f"the test data has target label {unseen[0]!r}, which the training "
+            f"data never shows (its labels are {', '.join(sorted(known))}); make "
+            "the labels of both files agree."
+        )

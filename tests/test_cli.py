@@ -1,0 +1,235 @@
+"""``skfast run`` end to end, and each bad input ending cleanly with status 2."""
+
+import gzip
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from skfast.cli import main
+from skfast.io import sha256_of
+from skfast.workflow import OUTPUT_FILES
+
+TRUNCATED_GZIP = gzip.compress(
+    b"a,b,y\n" + b"".join(b"%d,%d,%d\n" % (i, i * i, i % 2) for i in range(20000))
+)[:-4]
+FAST = ["--cv", "3", "--trials", "3", "--tune-seconds", "60", "-q"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["run", *map(str, args)], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def adult_run(adult_slice, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "adult"
+    result = invoke(
+        adult_slice["train"], "--target", "income", "--test", adult_slice["test"],
+        "--out", out, "--sample-rows", "1500", *FAST,
+    )
+    assert result.exit_code == 0, result.output
+    return out, json.loads((out / "report.json").read_text())
+
+
+def test_run_writes_every_output_file(adult_run):
+    out, _ = adult_run
+    for name in (*OUTPUT_FILES, "misclassified.csv"):
+        assert (out / name).stat().st_size > 0, name
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".adult-")]
+
+
+def test_report_metrics_are_real_and_consistent(adult_run):
+    out, report = adult_run
+    metrics = report["evaluate"]["metrics"]
+
+    assert 0.85 <= metrics["roc_auc"] <= 1
+    assert metrics["pr_auc"] > report["evaluate"]["curves"]["positive_rate"]
+    assert 0.5 < metrics["balanced_accuracy"] <= 1
+    assert 0 < metrics["log_loss"] < 0.69
+    counts = np.array(report["evaluate"]["confusion_matrix"]["counts"])
+    assert counts.sum() == report["evaluate"]["rows"] == 1500
+    assert report["evaluate"]["positive_label"] == ">50K"
+
+    errors = report["errors"]
+    assert errors["misclassified"] == counts.sum() - np.trace(counts)
+    misclassified = pd.read_csv(out / "misclassified.csv")
+    assert len(misclassified) == errors["misclassified"]
+    assert (misclassified["true_label"] != misclassified["predicted_label"]).all()
+    for entry in errors["slices"]:
+        assert entry["rows"] >= 30
+        assert entry["ci_low"] <= entry["error_rate"] <= entry["ci_high"]
+        assert entry["excess"] == pytest.approx(
+            entry["error_rate"] - errors["overall_error_rate"]
+        )
+
+
+def test_report_covers_every_stage_and_names_the_kernels(adult_run):
+    _, report = adult_run
+    from skfast.workflow import STAGES
+
+    assert list(report["stages"]) == list(STAGES)
+    assert {
+        "cython._sampling.stratified_select",
+        "cython._sampling.allocate",
+        "numba._knn.kneighbors",
+        "numba._smote.interpolate",
+    } <= set(report["kernels"])
+
+    leaderboard = report["compare"]["leaderboard"]
+    assert {entry["model"] for entry in leaderboard} == {
+        "logistic_regression", "decision_tree", "random_forest", "linear_svm",
+        "hist_gradient_boosting",
+    }
+    assert all(len(entry["fold_scores"]) == 3 for entry in leaderboard)
+    tuned = report["tune"]["results"]
+    assert [r["model"] for r in tuned] == [e["model"] for e in leaderboard[:2]]
+    assert all(r["best_score"] >= r["default_score"] for r in tuned)
+    assert report["sample"]["used"] and report["sample"]["rows"] == 1500
+    assert report["resample"]["used"]
+    after = report["resample"]["final_fit"]["after"]
+    assert after["<=50K"] == after[">50K"]
+
+
+def test_manifest_traces_inputs_and_splits(adult_run, adult_slice):
+    out, report = adult_run
+    manifest = json.loads((out / "manifest.json").read_text())
+
+    assert manifest["files"]["train"]["sha256"] == sha256_of(adult_slice["train"])
+    assert manifest["files"]["test"]["sha256"] == sha256_of(adult_slice["test"])
+    assert manifest["tables"]["train"]["rows"] == 3000
+    assert manifest["tables"]["train"]["columns"] == 15
+    splits = manifest["splits"]
+    assert splits["train"]["rows"] + splits["validation"]["rows"] == (
+        report["clean"]["rows_after"]["train"]
+    )
+    assert splits["test"]["rows"] == 1500
+    assert len({split["sha256"] for split in splits.values()}) == len(splits)
+
+
+def test_saved_model_loads_with_skops_and_predicts(adult_run, adult_slice):
+    from skops import io as skops_io
+
+    out, report = adult_run
+    path = out / "model.skops"
+    untrusted = skops_io.get_untrusted_types(file=path)
+    assert all(name.split(".")[0] in {"sklearn", "imblearn", "skfast", "numpy",
+                                      "builtins", "scipy"} for name in untrusted)
+    model = skops_io.load(path, trusted=untrusted)
+    test = pd.read_csv(adult_slice["test"])
+    predicted = model.predict(test.drop(columns=["income"]))
+    accuracy = (predicted == test["income"].to_numpy()).mean()
+    assert accuracy == pytest.approx(report["evaluate"]["metrics"]["accuracy"])
+
+
+def test_report_html_is_self_contained(adult_run):
+    out, report = adult_run
+    page = (out / "report.html").read_text()
+
+    for section in ("Model comparison", "Tuning", "Test set", "Error analysis",
+                    "Applying the model", "Provenance"):
+        assert section in page
+    assert page.count("data:image/png;base64,") >= 5
+    assert "http://" not in page.replace("https://creativecommons.org", "")
+    assert f"{report['evaluate']['metrics']['roc_auc']:.4f}" in page
+
+
+def test_run_without_a_test_file_holds_out_a_stratified_share(tiny_table, tmp_path):
+    out = tmp_path / "tiny"
+    result = invoke(tiny_table, "--target", "label", "--out", out,
+                    "--test-size", "0.25", *FAST)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    kept = report["clean"]["rows_after"]["train"]
+    assert kept == 400 - report["clean"]["duplicates_removed"]
+    assert report["split"]["test"]["rows"] == int(np.ceil(0.25 * kept))
+    assert sum(part["rows"] for part in report["split"].values()) == kept
+
+
+@pytest.mark.slow
+def test_default_run_on_bundled_adult(tmp_path):
+    out = tmp_path / "adult"
+    result = invoke("--out", out, "--models", "logistic_regression",
+                    "--sample-rows", "2000", "--cv", "2", "--trials", "2", "-q")
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["evaluate"]["rows"] == 16281
+    assert report["clean"]["duplicates_removed"] == 24
+    assert report["evaluate"]["metrics"]["roc_auc"] > 0.88
+
+
+def assert_failed_cleanly(result, out, *fragments):
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith("skfast: error: ")
+    assert len(message.splitlines()) == 1, message
+    for fragment in fragments:
+        assert fragment in message
+    assert not out.exists() or not any(out.iterdir())
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}-")]
+
+
+def test_missing_file(tmp_path):
+    out = tmp_path / "out"
+    result = invoke(tmp_path / "nope.csv", "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "no such file", "nope.csv")
+
+
+def test_unknown_target_column(tiny_table, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(tiny_table, "--target", "labl", "--out", out)
+    assert_failed_cleanly(result, out, "'labl'", "x, colour, label")
+
+
+def test_target_with_one_class(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},same\n" for i in range(50)))
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "single class", "'same'")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n", b"a,b,y\n"])
+def test_empty_file(tmp_path, content):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "empty.csv", "no rows")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragment"),
+    [
+        ("noise.csv", bytes(range(256)) * 8, "cannot read"),
+        ("broken.parquet", b"PAR1 this is not parquet", "as Parquet"),
+        ("latin1.csv", "a,b\né,1\n".encode("latin-1"), "not UTF-8"),
+        ("truncated.csv.gz", TRUNCATED_GZIP, "truncated"),
+    ],
+)
+def test_unreadable_file(tmp_path, name, content, fragment):
+    path = tmp_path / name
+    path.write_bytes(content)
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, name, fragment)
+
+
+def test_a_folder_instead_of_a_file(tmp_path):
+    out = tmp_path / "out"
+    result = invoke(tmp_path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "is a folder")
+
+
+def test_non_empty_output_folder_is_left_alone(tiny_table, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = invoke(tiny_table, "--target", "label", "--out", out)
+
+    assert result.exit_code == 2
+    assert "not empty" in result.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
