@@ -9,6 +9,14 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
+def shared_data():
+    """The shared reference data folder; tests using it skip where it is absent."""
+    if not SHARED_DATA.exists():
+        pytest.skip("../shared/data is absent from this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
 def adult_slice(tmp_path_factory):
     """CSV files with a stratified slice of Adult train and test, with header."""
     from skfast.datasets import load_adult

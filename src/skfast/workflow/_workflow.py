@@ -59,6 +59,13 @@ class RunResult:
         The content of ``report.json``.
     model : imblearn.pipeline.Pipeline
         The fitted final pipeline, also saved as ``model.skops``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from skfast.workflow import RunResult
+    >>> RunResult(out=Path("run"), report={"total_seconds": 1.0}, model=None).out
+    PosixPath('run')
     """
 
     out: Path
@@ -84,12 +91,19 @@ class Workflow:
 
     Examples
     --------
+    A quick run on the bundled Adult data: one model, two folds, one trial.
+
     >>> import tempfile
     >>> from skfast.workflow import RunConfig, Workflow
-    >>> config = RunConfig(target="income", sample_rows=2000, cv=2,
-    ...                    models=("logistic_regression",), tune_trials=1)
-    >>> with tempfile.TemporaryDirectory() as folder:   # doctest: +SKIP
+    >>> config = RunConfig(sample_rows=2000, cv=2, tune_trials=1,
+    ...                    models=("logistic_regression",))
+    >>> with tempfile.TemporaryDirectory() as folder:
     ...     result = Workflow(config).run(out=f"{folder}/run")
+    ...     written = sorted(path.name for path in result.out.iterdir())
+    >>> written
+    ['manifest.json', 'misclassified.csv', 'model.skops', 'report.html', 'report.json']
+    >>> result.report["evaluate"]["metrics"]["roc_auc"] > 0.85
+    True
     """
 
     def __init__(self, config=None, *, progress=None):
@@ -217,6 +231,7 @@ class _Run:
             self._errors(model, parts["test"], predicted, probabilities)
         with self.stage("review"):
             self._review(model)
+        self._write_outputs()
         return self.report, model
 
     def _xy(self, frame):
@@ -431,8 +446,6 @@ class _Run:
     def _review(self, model):
         from skops import io as skops_io
 
-        from skfast.workflow import _report
-
         X_test, _ = self._xy(self.parts["test"])
         model_path = self.work / "model.skops"
         skops_io.dump(model, model_path)
@@ -443,10 +456,13 @@ class _Run:
                 model, X_test, random_state=self.config.random_state
             ),
         }
+
+    def _write_outputs(self):
+        from skfast.workflow import _report
+
         self.report["kernels"] = dict(sorted(self.kernel_calls.items()))
         self.report["manifest"] = "manifest.json"
         self.report["total_seconds"] = time.perf_counter() - self.started
-
         _write_json(self.work / "manifest.json", self.manifest)
         _write_json(self.work / "report.json", self.report)
         _report.write_html(self.report, self.manifest, self.work / "report.html")
