@@ -50,18 +50,21 @@ def main():
         ),
         (
             f"stratified 10 %, 100 strata, {rows:,} rows",
-            lambda: train_test_split(index, test_size=0.1, stratify=strata,
-                                     random_state=1),
+            lambda: train_test_split(
+                index, test_size=0.1, stratify=strata, random_state=1
+            ),
             "sklearn train_test_split(stratify=)",
-            lambda: sklearn_split(index, test_size=0.1, stratify=strata,
-                                  random_state=1),
+            lambda: sklearn_split(
+                index, test_size=0.1, stratify=strata, random_state=1
+            ),
         ),
         (
             f"stratified sample 10 %, {rows:,} rows",
             lambda: stratified_sample(index, strata, frac=0.1, random_state=1),
             "sklearn train_test_split(stratify=)",
-            lambda: sklearn_split(index, test_size=0.1, stratify=strata,
-                                  random_state=1),
+            lambda: sklearn_split(
+                index, test_size=0.1, stratify=strata, random_state=1
+            ),
         ),
     ]
     print(f"{'task':48} {'skfast s':>9} {'anchor s':>9} {'ratio':>7}  anchor")

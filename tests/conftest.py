@@ -40,8 +40,11 @@ def tiny_table(tmp_path_factory):
     path = folder / "tiny.csv"
     x = rng.normal(size=400)
     colour = rng.choice(["red", "green", "blue"], size=400)
-    label = np.where(x + (colour == "red") + rng.normal(scale=0.5, size=400) > 0.8,
-                     "yes", "no")
-    lines = ["x,colour,label"] + [f"{a:.4f},{b},{c}" for a, b, c in zip(x, colour, label)]
+    label = np.where(
+        x + (colour == "red") + rng.normal(scale=0.5, size=400) > 0.8, "yes", "no"
+    )
+    lines = ["x,colour,label"] + [
+        f"{a:.4f},{b},{c}" for a, b, c in zip(x, colour, label, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -26,8 +26,16 @@ def invoke(*args):
 def adult_run(adult_slice, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "adult"
     result = invoke(
-        adult_slice["train"], "--target", "income", "--test", adult_slice["test"],
-        "--out", out, "--sample-rows", "1500", *FAST,
+        adult_slice["train"],
+        "--target",
+        "income",
+        "--test",
+        adult_slice["test"],
+        "--out",
+        out,
+        "--sample-rows",
+        "1500",
+        *FAST,
     )
     assert result.exit_code == 0, result.output
     return out, json.loads((out / "report.json").read_text())
@@ -78,18 +86,41 @@ def test_report_covers_every_stage_and_names_the_kernels(adult_run):
     } <= set(report["kernels"])
 
     leaderboard = report["compare"]["leaderboard"]
-    assert {entry["model"] for entry in leaderboard} == {
-        "logistic_regression", "decision_tree", "random_forest", "linear_svm",
+    models = {
+        "logistic_regression",
+        "decision_tree",
+        "random_forest",
+        "linear_svm",
         "hist_gradient_boosting",
     }
+    assert {entry["candidate"] for entry in leaderboard} == models | {
+        f"{name} + SMOTE" for name in models
+    }
     assert all(len(entry["fold_scores"]) == 3 for entry in leaderboard)
+    assert [entry["mean"] for entry in leaderboard] == sorted(
+        (entry["mean"] for entry in leaderboard), reverse=True
+    )
+
     tuned = report["tune"]["results"]
-    assert [r["model"] for r in tuned] == [e["model"] for e in leaderboard[:2]]
+    best_two = []
+    for entry in leaderboard:
+        if entry["model"] not in [e["model"] for e in best_two]:
+            best_two.append(entry)
+    assert [r["candidate"] for r in tuned] == [e["candidate"] for e in best_two[:2]]
     assert all(r["best_score"] >= r["default_score"] for r in tuned)
+    assert (
+        report["model"]["name"]
+        == report["tune"]["selected"]
+        == max(tuned, key=lambda r: r["best_score"])["candidate"]
+    )
+
     assert report["sample"]["used"] and report["sample"]["rows"] == 1500
-    assert report["resample"]["used"]
-    after = report["resample"]["final_fit"]["after"]
-    assert after["<=50K"] == after[">50K"]
+    resample = report["resample"]
+    assert resample["used"]
+    assert resample["in_final_model"] == report["model"]["name"].endswith("SMOTE")
+    if resample["in_final_model"]:
+        after = resample["final_fit"]["after"]
+        assert after["<=50K"] == after[">50K"]
 
 
 def test_manifest_traces_inputs_and_splits(adult_run, adult_slice):
@@ -101,8 +132,9 @@ def test_manifest_traces_inputs_and_splits(adult_run, adult_slice):
     assert manifest["tables"]["train"]["rows"] == 3000
     assert manifest["tables"]["train"]["columns"] == 15
     splits = manifest["splits"]
-    assert splits["train"]["rows"] + splits["validation"]["rows"] == (
-        report["clean"]["rows_after"]["train"]
+    assert (
+        splits["train"]["rows"] + splits["validation"]["rows"]
+        == (report["clean"]["rows_after"]["train"])
     )
     assert splits["test"]["rows"] == 1500
     assert len({split["sha256"] for split in splits.values()}) == len(splits)
@@ -114,8 +146,11 @@ def test_saved_model_loads_with_skops_and_predicts(adult_run, adult_slice):
     out, report = adult_run
     path = out / "model.skops"
     untrusted = skops_io.get_untrusted_types(file=path)
-    assert all(name.split(".")[0] in {"sklearn", "imblearn", "skfast", "numpy",
-                                      "builtins", "scipy"} for name in untrusted)
+    assert all(
+        name.split(".")[0]
+        in {"sklearn", "imblearn", "skfast", "numpy", "builtins", "scipy"}
+        for name in untrusted
+    )
     model = skops_io.load(path, trusted=untrusted)
     test = pd.read_csv(adult_slice["test"])
     predicted = model.predict(test.drop(columns=["income"]))
@@ -127,8 +162,14 @@ def test_report_html_is_self_contained(adult_run):
     out, report = adult_run
     page = (out / "report.html").read_text()
 
-    for section in ("Model comparison", "Tuning", "Test set", "Error analysis",
-                    "Applying the model", "Provenance"):
+    for section in (
+        "Model comparison",
+        "Tuning",
+        "Test set",
+        "Error analysis",
+        "Applying the model",
+        "Provenance",
+    ):
         assert section in page
     assert page.count("data:image/png;base64,") >= 5
     assert "http://" not in page.replace("https://creativecommons.org", "")
@@ -137,8 +178,9 @@ def test_report_html_is_self_contained(adult_run):
 
 def test_run_without_a_test_file_holds_out_a_stratified_share(tiny_table, tmp_path):
     out = tmp_path / "tiny"
-    result = invoke(tiny_table, "--target", "label", "--out", out,
-                    "--test-size", "0.25", *FAST)
+    result = invoke(
+        tiny_table, "--target", "label", "--out", out, "--test-size", "0.25", *FAST
+    )
 
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
@@ -151,8 +193,19 @@ def test_run_without_a_test_file_holds_out_a_stratified_share(tiny_table, tmp_pa
 @pytest.mark.slow
 def test_default_run_on_bundled_adult(tmp_path):
     out = tmp_path / "adult"
-    result = invoke("--out", out, "--models", "logistic_regression",
-                    "--sample-rows", "2000", "--cv", "2", "--trials", "2", "-q")
+    result = invoke(
+        "--out",
+        out,
+        "--models",
+        "logistic_regression",
+        "--sample-rows",
+        "2000",
+        "--cv",
+        "2",
+        "--trials",
+        "2",
+        "-q",
+    )
 
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())

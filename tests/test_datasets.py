@@ -16,7 +16,9 @@ def test_train_shape_types_and_missing_values():
     assert (X.dtypes == "int64").sum() == 6
     assert (X.dtypes == "category").sum() == 8
     assert X.isna().sum()[lambda s: s > 0].to_dict() == {
-        "workclass": 1836, "occupation": 1843, "native-country": 583,
+        "workclass": 1836,
+        "occupation": 1843,
+        "native-country": 583,
     }
     assert X.isna().any(axis=1).sum() == 2399
     assert y.value_counts().to_dict() == {"<=50K": 24720, ">50K": 7841}

@@ -20,7 +20,9 @@ def _modules():
 def test_docstring_examples(name):
     module = importlib.import_module(name)
     finder = doctest.DocTestFinder(exclude_empty=True)
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     for test in finder.find(module, name, module=module):
         runner.run(test)
     assert runner.failures == 0, f"{runner.failures} failing example(s) in {name}"

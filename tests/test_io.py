@@ -23,7 +23,9 @@ def test_delimiter_and_header_are_detected(tmp_path, delimiter, header):
 
     frame = read_table(path)
 
-    expected = ["age", "city", "answer"] if header else ["column_0", "column_1", "column_2"]
+    expected = (
+        ["age", "city", "answer"] if header else ["column_0", "column_1", "column_2"]
+    )
     assert list(frame.columns) == expected
     assert frame.shape == (15, 3)
     assert frame.iloc[:, 0].dtype == np.int64

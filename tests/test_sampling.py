@@ -42,9 +42,7 @@ def test_weighted_sample_documented_example():
         weighted_sample(np.arange(4), 4, weights=weights)
 
 
-@pytest.mark.parametrize(
-    ("bad", "position"), [(-1.0, 2), (np.nan, 1), (np.inf, 3)]
-)
+@pytest.mark.parametrize(("bad", "position"), [(-1.0, 2), (np.nan, 1), (np.inf, 3)])
 def test_weighted_sample_names_the_bad_weight(bad, position):
     weights = np.ones(5)
     weights[position] = bad
@@ -66,7 +64,10 @@ def test_weighted_sample_never_draws_zero_weight_rows():
     weights = np.tile([1.0, 0.0], 500)
     for seed in range(20):
         rows = weighted_sample(
-            np.arange(1000), 500, weights=weights, random_state=seed,
+            np.arange(1000),
+            500,
+            weights=weights,
+            random_state=seed,
             return_indices=True,
         )
         assert np.all(rows % 2 == 0)
@@ -99,7 +100,11 @@ def test_weighted_sample_reads_a_column_by_name():
 
 def test_weighted_sample_shuffle_gives_draw_order():
     rows = weighted_sample(
-        np.arange(100), 100, weights=np.ones(100), random_state=1, shuffle=True,
+        np.arange(100),
+        100,
+        weights=np.ones(100),
+        random_state=1,
+        shuffle=True,
         return_indices=True,
     )
     assert sorted(rows) == list(range(100))
@@ -114,8 +119,9 @@ def test_stratified_sample_totals_and_floor_per_stratum():
         rows = stratified_sample(strata, strata, n=n, return_indices=True)
         np.testing.assert_array_equal(np.bincount(strata[rows]), expected)
     for n in (100, 999):
-        rows = stratified_sample(strata, strata, n=n, random_state=n,
-                                 return_indices=True)
+        rows = stratified_sample(
+            strata, strata, n=n, random_state=n, return_indices=True
+        )
         counts = np.bincount(strata[rows], minlength=5)
         assert counts.sum() == n
         assert np.all(counts >= 1)
@@ -165,7 +171,7 @@ def test_split_sizes_match_scikit_learn(test_size, train_size):
 
     ours = train_test_split(X, y, stratify=y, **kwargs)
     theirs = sklearn_split(X, y, stratify=y, **kwargs)
-    for a, b in zip(ours, theirs):
+    for a, b in zip(ours, theirs, strict=True):
         assert a.shape == b.shape
     for side in (3, 2):
         our_counts = np.bincount(ours[side], minlength=3)

@@ -22,7 +22,10 @@ def _configure_logging(verbose, quiet, console):
 
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     handler = RichHandler(
-        console=console, show_path=False, show_level=verbose, markup=False,
+        console=console,
+        show_path=False,
+        show_level=verbose,
+        markup=False,
         log_time_format="[%X]",
     )
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -74,41 +77,113 @@ def main():
 @main.command()
 @click.argument("data", required=False, type=click.Path(path_type=str))
 @click.option("--target", help="Column to predict (default for Adult: income).")
-@click.option("--test", "test", type=click.Path(path_type=str),
-              help="Test file with the same columns; otherwise a share is held out.")
-@click.option("--out", default="skfast-output", show_default=True,
-              type=click.Path(file_okay=False, path_type=str),
-              help="Output folder; it must not exist or be empty.")
+@click.option(
+    "--test",
+    "test",
+    type=click.Path(path_type=str),
+    help="Test file with the same columns; otherwise a share is held out.",
+)
+@click.option(
+    "--out",
+    default="skfast-output",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=str),
+    help="Output folder; it must not exist or be empty.",
+)
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
-@click.option("--metric", help="Scorer to compare and tune on "
-              "(default: roc_auc for two classes, balanced_accuracy for more).")
+@click.option(
+    "--metric",
+    help="Scorer to compare and tune on "
+    "(default: roc_auc for two classes, balanced_accuracy for more).",
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-@click.option("--cv", default=5, show_default=True, type=int,
-              help="Cross-validation folds for the comparison.")
-@click.option("--models", help="Comma-separated models to compare "
-              "(default: all five).")
-@click.option("--sample-rows", default=20_000, show_default=True, type=int,
-              help="Compare and tune on a stratified sample above this many rows.")
-@click.option("--resample-below", default=0.3, show_default=True, type=float,
-              help="Apply SMOTE when the smallest class share is below this.")
-@click.option("--trials", default=25, show_default=True, type=int,
-              help="Optuna trials per tuned model.")
-@click.option("--tune-top", default=2, show_default=True, type=int,
-              help="How many of the best compared models to tune.")
-@click.option("--tune-seconds", default=240.0, show_default=True, type=float,
-              help="Time budget for tuning, in seconds.")
-@click.option("--validation-size", default=0.2, show_default=True, type=float,
-              help="Share of training rows held out for tuning.")
-@click.option("--test-size", default=0.2, show_default=True, type=float,
-              help="Share held out for testing when no --test file is given.")
+@click.option(
+    "--cv",
+    default=5,
+    show_default=True,
+    type=int,
+    help="Cross-validation folds for the comparison.",
+)
+@click.option("--models", help="Comma-separated models to compare (default: all five).")
+@click.option(
+    "--sample-rows",
+    default=20_000,
+    show_default=True,
+    type=int,
+    help="Compare and tune on a stratified sample above this many rows.",
+)
+@click.option(
+    "--resample-below",
+    default=0.3,
+    show_default=True,
+    type=float,
+    help="Apply SMOTE when the smallest class share is below this.",
+)
+@click.option(
+    "--trials",
+    default=25,
+    show_default=True,
+    type=int,
+    help="Optuna trials per tuned model.",
+)
+@click.option(
+    "--tune-top",
+    default=2,
+    show_default=True,
+    type=int,
+    help="How many of the best compared models to tune.",
+)
+@click.option(
+    "--tune-seconds",
+    default=240.0,
+    show_default=True,
+    type=float,
+    help="Time budget for tuning, in seconds.",
+)
+@click.option(
+    "--validation-size",
+    default=0.2,
+    show_default=True,
+    type=float,
+    help="Share of training rows held out for tuning.",
+)
+@click.option(
+    "--test-size",
+    default=0.2,
+    show_default=True,
+    type=float,
+    help="Share held out for testing when no --test file is given.",
+)
 @click.option("--delimiter", help="CSV delimiter (detected by default).")
-@click.option("--header/--no-header", default=None,
-              help="Whether CSV files have a header row (detected by default).")
+@click.option(
+    "--header/--no-header",
+    default=None,
+    help="Whether CSV files have a header row (detected by default).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings only, no progress.")
-def run(data, target, test, out, force, metric, seed, cv, models, sample_rows,
-        resample_below, trials, tune_top, tune_seconds, validation_size,
-        test_size, delimiter, header, verbose, quiet):
+def run(
+    data,
+    target,
+    test,
+    out,
+    force,
+    metric,
+    seed,
+    cv,
+    models,
+    sample_rows,
+    resample_below,
+    trials,
+    tune_top,
+    tune_seconds,
+    validation_size,
+    test_size,
+    delimiter,
+    header,
+    verbose,
+    quiet,
+):
     """Run the whole process on DATA (CSV or Parquet) and write a report.
 
     With no DATA, runs on the bundled UCI Adult data with its own test file.
@@ -136,7 +211,6 @@ def run(data, target, test, out, force, metric, seed, cv, models, sample_rows,
             delimiter=delimiter,
             header=header,
         )
-        _quiet_optuna()
         workflow = Workflow(config, progress=_rich_progress(console, not quiet))
         result = workflow.run(data, test=test, out=out, overwrite=force)
     except InputError as error:
@@ -149,13 +223,6 @@ def run(data, target, test, out, force, metric, seed, cv, models, sample_rows,
         f"PR AUC {metrics['pr_auc']:.4f}, balanced accuracy "
         f"{metrics['balanced_accuracy']:.4f}; report in {result.out / 'report.html'}"
     )
-
-
-def _quiet_optuna():
-    """Optuna logs every trial at INFO; the progress bar shows them instead."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 if __name__ == "__main__":

@@ -128,9 +128,7 @@ def load_adult(*, subset="train", return_X_y=False, as_frame=True):
     {'<=50K': 24720, '>50K': 7841}
     """
     if subset not in {"train", "test", "all"}:
-        raise ValueError(
-            f"subset={subset!r} is not one of 'train', 'test' or 'all'."
-        )
+        raise ValueError(f"subset={subset!r} is not one of 'train', 'test' or 'all'.")
 
     # Both files are read so that train and test share one category list
     # per column (a few values occur in only one of them).

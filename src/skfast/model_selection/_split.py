@@ -185,4 +185,8 @@ def train_test_split(
         test = np.sort(order[:n_test])
         train = np.sort(order[n_test:])
 
-    return [part for array in arrays for part in (take_rows(array, train), take_rows(array, test))]
+    return [
+        part
+        for array in arrays
+        for part in (take_rows(array, train), take_rows(array, test))
+    ]

@@ -71,8 +71,7 @@ def column_values(data, column, *, name):
         if column not in names:
             shown = ", ".join(map(repr, list(names)[:20]))
             raise ValueError(
-                f"{name}={column!r} is not a column of the data; columns are "
-                f"{shown}."
+                f"{name}={column!r} is not a column of the data; columns are {shown}."
             )
         if kind == "pandas":
             return data[column].to_numpy()

@@ -122,14 +122,12 @@ class RunConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise InputError(
-                    f"{name}={getattr(self, name)!r} is invalid; it must be "
-                    f"{expected}."
+                    f"{name}={getattr(self, name)!r} is invalid; it must be {expected}."
                 )
         unknown = [name for name in self.models if name not in MODEL_NAMES]
         if unknown:
             raise InputError(
-                f"unknown model {unknown[0]!r}; choose from "
-                f"{', '.join(MODEL_NAMES)}."
+                f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}."
             )
         metrics = set(BINARY_METRICS) | set(MULTICLASS_METRICS)
         if self.metric is not None and self.metric not in metrics:

@@ -38,7 +38,10 @@ def load_inputs(data, test, config):
         paths = {}
         for role in ("train", "test"):
             with resources.as_file(files[role]) as local:
-                paths[role] = {"path": f"skfast:datasets/{local.name}", "sha256": sha256_of(local)}
+                paths[role] = {
+                    "path": f"skfast:datasets/{local.name}",
+                    "sha256": sha256_of(local),
+                }
         train = load_adult(subset="train").frame
         test_frame = load_adult(subset="test").frame
         return Inputs(train, test_frame, paths, "UCI Adult (bundled)")
@@ -81,7 +84,10 @@ def frame_sha256(frame):
 
 def schema(frame):
     """Column names and dtypes, in order."""
-    return [{"name": str(column), "dtype": str(dtype)} for column, dtype in frame.dtypes.items()]
+    return [
+        {"name": str(column), "dtype": str(dtype)}
+        for column, dtype in frame.dtypes.items()
+    ]
 
 
 def stamp(inputs):
@@ -205,7 +211,9 @@ def clean(inputs, target):
             )
             logger.warning(
                 "dropped %d %s rows whose target %r is missing",
-                missing_target.sum(), role, target,
+                missing_target.sum(),
+                role,
+                target,
             )
 
     if len(train) == 0:
@@ -220,7 +228,10 @@ def clean(inputs, target):
     if duplicated.any():
         train = train.loc[~duplicated]
         report["steps"].append(
-            {"step": "removed exact duplicate training rows", "rows": int(duplicated.sum())}
+            {
+                "step": "removed exact duplicate training rows",
+                "rows": int(duplicated.sum()),
+            }
         )
     if test is not None:
         report["test_duplicates_kept"] = int(test.duplicated().sum())

@@ -60,8 +60,10 @@ def score_on_test(model, X, y, positive_label):
         metrics["f1"] = float(f1_score(is_positive, predicted == positive_label))
         fpr, tpr, _ = roc_curve(is_positive, score)
         precision, recall, _ = precision_recall_curve(is_positive, score)
-        curves["roc"] = dict(zip(("fpr", "tpr"), _thin(fpr, tpr)))
-        curves["pr"] = dict(zip(("recall", "precision"), _thin(recall, precision)))
+        curves["roc"] = dict(zip(("fpr", "tpr"), _thin(fpr, tpr), strict=True))
+        curves["pr"] = dict(
+            zip(("recall", "precision"), _thin(recall, precision), strict=True)
+        )
         curves["positive_rate"] = float(is_positive.mean())
     else:
         binary = label_binarize(y, classes=labels)
@@ -72,11 +74,18 @@ def score_on_test(model, X, y, positive_label):
         metrics["f1"] = float(f1_score(y, predicted, average="macro"))
 
     matrix = confusion_matrix(y, predicted, labels=labels)
-    return {
-        "metrics": metrics,
-        "confusion_matrix": {"labels": [str(c) for c in classes], "counts": matrix.tolist()},
-        "curves": curves,
-    }, predicted, probabilities
+    return (
+        {
+            "metrics": metrics,
+            "confusion_matrix": {
+                "labels": [str(c) for c in classes],
+                "counts": matrix.tolist(),
+            },
+            "curves": curves,
+        },
+        predicted,
+        probabilities,
+    )
 
 
 def _wilson(errors, total, z=1.96):

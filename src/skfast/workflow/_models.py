@@ -187,6 +187,6 @@ def make_resampler(y, config):
     resampler = SMOTE(k_neighbors=k_neighbors, random_state=config.random_state)
     return resampler, (
         f"smallest class holds {share:.1%} of the training rows, below the "
-        f"{config.resample_below:.0%} threshold: SMOTE with k_neighbors="
-        f"{k_neighbors} inside each training fold"
+        f"{config.resample_below:.0%} threshold: every model is also compared "
+        f"with SMOTE (k_neighbors={k_neighbors}) applied inside each training fold"
     )

@@ -66,11 +66,11 @@ def _confusion_plot(confusion):
 
 def _leaderboard_plot(leaderboard, metric):
     figure, axes = _figure(5.5, 0.5 + 0.45 * len(leaderboard))
-    names = [entry["model"] for entry in leaderboard][::-1]
+    names = [entry["candidate"] for entry in leaderboard][::-1]
     means = [entry["mean"] for entry in leaderboard][::-1]
     spreads = [entry["std"] for entry in leaderboard][::-1]
     axes.barh(names, means, xerr=spreads, color="#4c78a8")
-    low = min(m - s for m, s in zip(means, spreads))
+    low = min(m - s for m, s in zip(means, spreads, strict=True))
     axes.set_xlim(max(0.0, low - 0.05), min(1.0, max(means) + 0.03))
     axes.set(xlabel=f"cross-validated {metric}", title="Model comparison")
     return _png(figure)
@@ -85,7 +85,7 @@ def _tuning_plot(results, metric):
             [h["best"] for h in history],
             marker="o",
             markersize=3,
-            label=result["model"],
+            label=result["candidate"],
         )
     axes.set(xlabel="trial", ylabel=f"best validation {metric}", title="Tuning")
     axes.legend(loc="lower right")

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 from sklearn.base import clone
@@ -38,13 +38,15 @@ def compare(pipelines, X, y, scorer, config, progress=no_progress):
     Returns
     -------
     leaderboard : list of dict
-        One entry per model, best mean score first, with the per-fold
+        One entry per pipeline (its key under ``"candidate"``), best mean
+        score first, with the per-fold
         scores, their mean and standard deviation, and the mean fit and
         score times in seconds.
     """
     folds = list(
-        StratifiedKFold(config.cv, shuffle=True, random_state=config.random_state)
-        .split(X, y)
+        StratifiedKFold(
+            config.cv, shuffle=True, random_state=config.random_state
+        ).split(X, y)
     )
     leaderboard = []
     with progress("compare models", len(pipelines) * len(folds)) as advance:
@@ -63,7 +65,7 @@ def compare(pipelines, X, y, scorer, config, progress=no_progress):
 
             leaderboard.append(
                 {
-                    "model": name,
+                    "candidate": name,
                     "mean": float(np.mean(scores)),
                     "std": float(np.std(scores)),
                     "fold_scores": scores,
@@ -72,15 +74,39 @@ def compare(pipelines, X, y, scorer, config, progress=no_progress):
                 }
             )
             logger.info(
-                "%-24s %.4f ± %.4f  (fit %.2f s per fold)",
-                name, np.mean(scores), np.std(scores), np.mean(fit_times),
+                "%-32s %.4f ± %.4f  (fit %.2f s per fold)",
+                name,
+                np.mean(scores),
+                np.std(scores),
+                np.mean(fit_times),
             )
     leaderboard.sort(key=lambda entry: entry["mean"], reverse=True)
     return leaderboard
 
 
-def tune(name, pipeline, fit_data, validation_data, scorer, *, trials, seconds,
-         random_state, progress=no_progress):
+@contextmanager
+def _optuna_warnings_only(optuna):
+    """Silence Optuna's per-trial INFO lines for the call, then restore."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
+def tune(
+    name,
+    pipeline,
+    fit_data,
+    validation_data,
+    scorer,
+    *,
+    trials,
+    seconds,
+    random_state,
+    progress=no_progress,
+):
     """Tune one pipeline with Optuna's TPE sampler on the validation rows.
 
     The first trial is the model's default point, so the best value is never
@@ -97,9 +123,6 @@ def tune(name, pipeline, fit_data, validation_data, scorer, *, trials, seconds,
 
     X_fit, y_fit = fit_data
     X_val, y_val = validation_data
-    sampler = optuna.samplers.TPESampler(seed=random_state)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.enqueue_trial(DEFAULT_TRIAL[name])
 
     def objective(trial):
         params = suggest_params(name, trial)
@@ -108,7 +131,10 @@ def tune(name, pipeline, fit_data, validation_data, scorer, *, trials, seconds,
         return float(scorer(candidate, X_val, y_val))
 
     start = time.perf_counter()
-    with progress(f"tune {name}", trials) as advance:
+    with _optuna_warnings_only(optuna), progress(f"tune {name}", trials) as advance:
+        sampler = optuna.samplers.TPESampler(seed=random_state)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.enqueue_trial(DEFAULT_TRIAL[name])
         study.optimize(
             objective,
             n_trials=trials,
@@ -122,7 +148,11 @@ def tune(name, pipeline, fit_data, validation_data, scorer, *, trials, seconds,
     best = study.best_trial
     logger.info(
         "tuned %s: %d trials in %.1f s, validation %.4f (defaults %.4f)",
-        name, len(complete), elapsed, best.value, complete[0].value,
+        name,
+        len(complete),
+        elapsed,
+        best.value,
+        complete[0].value,
     )
     return {
         "model": name,
@@ -133,6 +163,6 @@ def tune(name, pipeline, fit_data, validation_data, scorer, *, trials, seconds,
         "seconds": elapsed,
         "history": [
             {"trial": i, "score": float(t.value), "best": float(b)}
-            for i, (t, b) in enumerate(zip(complete, best_so_far))
+            for i, (t, b) in enumerate(zip(complete, best_so_far, strict=True))
         ],
     }

@@ -212,19 +212,12 @@ class _Run:
         with self.stage("resample"):
             resampler = self._resample(parts["train"])
         with self.stage("compare"):
-            pipelines = {
-                name: _models.make_pipeline(
-                    preprocessor,
-                    _models.make_model(name, config.random_state),
-                    resampler,
-                )
-                for name in config.models
-            }
-            self._compare(pipelines, tuning_rows)
+            self.candidates = self._candidates(preprocessor, resampler)
+            self._compare(tuning_rows)
         with self.stage("tune"):
-            chosen, params = self._tune(pipelines, tuning_rows, parts["validation"])
+            chosen, params = self._tune(tuning_rows, parts["validation"])
         with self.stage("fit"):
-            model = self._fit(pipelines[chosen], params, parts)
+            model = self._fit(chosen, params, parts)
         with self.stage("evaluate"):
             predicted, probabilities = self._evaluate(model, parts["test"])
         with self.stage("errors"):
@@ -346,68 +339,106 @@ class _Run:
         }
         return resampler
 
-    def _compare(self, pipelines, rows):
+    def _candidates(self, preprocessor, resampler):
+        """Each model alone, and after SMOTE when the data called for it.
+
+        Whether resampling helps depends on the model (trees often lose
+        ranking quality on interpolated one-hot columns), so both variants
+        are compared and cross-validation decides.
+        """
+        candidates = {}
+        for name in self.config.models:
+            model = _models.make_model(name, self.config.random_state)
+            candidates[name] = {
+                "model": name,
+                "resample": None,
+                "pipeline": _models.make_pipeline(preprocessor, model),
+            }
+            if resampler is not None:
+                candidates[f"{name} + SMOTE"] = {
+                    "model": name,
+                    "resample": "SMOTE",
+                    "pipeline": _models.make_pipeline(
+                        preprocessor, clone(model), resampler
+                    ),
+                }
+        return candidates
+
+    def _compare(self, rows):
         X, y = self._xy(rows)
+        pipelines = {key: entry["pipeline"] for key, entry in self.candidates.items()}
+        leaderboard = _selection.compare(
+            pipelines, X, y, self.scorer, self.config, self.progress
+        )
+        for entry in leaderboard:
+            candidate = self.candidates[entry["candidate"]]
+            entry["model"] = candidate["model"]
+            entry["resample"] = candidate["resample"]
         self.report["compare"] = {
             "metric": self.metric,
             "cv": self.config.cv,
             "rows": int(len(rows)),
-            "leaderboard": _selection.compare(
-                pipelines, X, y, self.scorer, self.config, self.progress
-            ),
+            "leaderboard": leaderboard,
         }
 
-    def _tune(self, pipelines, rows, validation):
+    def _tune(self, rows, validation):
+        """Tune the best variant of each of the ``tune_top`` best models."""
         config = self.config
         leaderboard = self.report["compare"]["leaderboard"]
-        chosen = [entry["model"] for entry in leaderboard[: config.tune_top]]
+        chosen = []
+        for entry in leaderboard:
+            if len(chosen) < config.tune_top and all(
+                entry["model"] != other["model"] for other in chosen
+            ):
+                chosen.append(entry)
+
         results = []
         deadline = time.perf_counter() + config.tune_seconds
-        for position, name in enumerate(chosen):
+        for position, entry in enumerate(chosen):
             seconds_left = max(deadline - time.perf_counter(), 1e-3)
-            share = seconds_left / (len(chosen) - position)
-            results.append(
-                _selection.tune(
-                    name,
-                    pipelines[name],
-                    self._xy(rows),
-                    self._xy(validation),
-                    self.scorer,
-                    trials=config.tune_trials,
-                    seconds=share,
-                    random_state=config.random_state,
-                    progress=self.progress,
-                )
+            result = _selection.tune(
+                entry["model"],
+                self.candidates[entry["candidate"]]["pipeline"],
+                self._xy(rows),
+                self._xy(validation),
+                self.scorer,
+                trials=config.tune_trials,
+                seconds=seconds_left / (len(chosen) - position),
+                random_state=config.random_state,
+                progress=self.progress,
             )
+            results.append({"candidate": entry["candidate"], **result})
+
         self.report["tune"] = {
             "sampler": "optuna TPE",
             "trials_per_model": config.tune_trials,
             "seconds_budget": config.tune_seconds,
             "results": results,
         }
-        if not results:
-            best = leaderboard[0]["model"]
-            self.report["tune"]["selected"] = best
-            return best, {}
-        best = max(results, key=lambda result: result["best_score"])
-        self.report["tune"]["selected"] = best["model"]
-        return best["model"], best["best_params"]
+        if results:
+            best = max(results, key=lambda result: result["best_score"])
+            selected, params = best["candidate"], best["best_params"]
+        else:
+            selected, params = leaderboard[0]["candidate"], {}
+        self.report["tune"]["selected"] = selected
+        return selected, params
 
-    def _fit(self, pipeline, params, parts):
+    def _fit(self, candidate, params, parts):
         everything = pd.concat([parts["train"], parts["validation"]], ignore_index=True)
         X, y = self._xy(everything)
-        model = pipeline.set_params(**params)
+        model = clone(self.candidates[candidate]["pipeline"]).set_params(**params)
         start = time.perf_counter()
         model.fit(X, y)
         fit_seconds = time.perf_counter() - start
         self.report["model"] = {
-            "name": self.report["tune"]["selected"],
+            "name": candidate,
             "params": {k: _jsonable(v) for k, v in params.items()},
             "fitted_rows": int(len(everything)),
             "fit_seconds": fit_seconds,
         }
+        self.report["resample"]["in_final_model"] = "resample" in model.named_steps
         if "resample" in model.named_steps:
-            counts = dict(zip(*np.unique(y, return_counts=True)))
+            counts = dict(zip(*np.unique(y, return_counts=True), strict=True))
             strategy = model.named_steps["resample"].sampling_strategy_
             self.report["resample"]["final_fit"] = {
                 "before": {str(k): int(v) for k, v in counts.items()},
@@ -430,7 +461,9 @@ class _Run:
         metrics = evaluation["metrics"]
         logger.info(
             "test ROC AUC %.4f, PR AUC %.4f, balanced accuracy %.4f",
-            metrics["roc_auc"], metrics["pr_auc"], metrics["balanced_accuracy"],
+            metrics["roc_auc"],
+            metrics["pr_auc"],
+            metrics["balanced_accuracy"],
         )
         return predicted, probabilities
 
