@@ -65,6 +65,10 @@ def test_report_metrics_are_real_and_consistent(adult_run):
     misclassified = pd.read_csv(out / "misclassified.csv")
     assert len(misclassified) == errors["misclassified"]
     assert (misclassified["true_label"] != misclassified["predicted_label"]).all()
+    margins = [
+        entry["ci_low"] - errors["overall_error_rate"] for entry in errors["slices"]
+    ]
+    assert margins == sorted(margins, reverse=True)
     for entry in errors["slices"]:
         assert entry["rows"] >= 30
         assert entry["ci_low"] <= entry["error_rate"] <= entry["ci_high"]
@@ -78,6 +82,7 @@ def test_report_covers_every_stage_and_names_the_kernels(adult_run):
     from skfast.workflow import STAGES
 
     assert list(report["stages"]) == list(STAGES)
+    assert report["environment"]["openmp"] in (True, False)
     assert {
         "cython._sampling.stratified_select",
         "cython._sampling.allocate",

@@ -120,9 +120,9 @@ def error_analysis(X, y, predicted, probabilities, classes, *, top):
     -------
     summary : dict
         Overall error rate, the number of misclassified rows, the ``top``
-        slices of at least ``MIN_SLICE_ROWS`` rows ranked by how much their
-        error rate exceeds the overall one (with 95 % Wilson intervals),
-        and the most confident errors.
+        slices of at least ``MIN_SLICE_ROWS`` rows whose error rate most
+        surely exceeds the overall one (ranked by the lower end of the 95 %
+        Wilson interval), and the most confident errors.
     misclassified : pandas.DataFrame
         Every misclassified test row with its features, true and predicted
         label and the predicted label's probability.
@@ -150,7 +150,9 @@ def error_analysis(X, y, predicted, probabilities, classes, *, top):
                 "ci_high": high,
             }
         )
-    slices.sort(key=lambda entry: entry["excess"], reverse=True)
+    # Rank by how far the slice's interval lies above the overall rate, so a
+    # large slice that is surely worse outranks a small one that may be noise.
+    slices.sort(key=lambda entry: entry["ci_low"] - overall, reverse=True)
 
     confidence = probabilities.max(axis=1)
     misclassified = X.loc[wrong].copy()

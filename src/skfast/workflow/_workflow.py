@@ -141,6 +141,10 @@ class Workflow:
             )
         if data is not None and self.config.target is None:
             raise InputError("pass --target: the name of the column to predict.")
+        if data is None and test is not None:
+            raise InputError(
+                "a test file needs its training data: pass DATA as well as --test."
+            )
 
         out.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
@@ -196,6 +200,7 @@ class _Run:
                 f"the bundled Adult data has target 'income', not {config.target!r}."
             )
         _data.check_target(inputs, self.target)
+        self.report["target"] = self.target
 
         with self.stage("stamp"):
             self.manifest = _data.stamp(inputs)
@@ -494,11 +499,30 @@ class _Run:
         from skfast.workflow import _report
 
         self.report["kernels"] = dict(sorted(self.kernel_calls.items()))
+        self.report["environment"] = _environment()
         self.report["manifest"] = "manifest.json"
         self.report["total_seconds"] = time.perf_counter() - self.started
         _write_json(self.work / "manifest.json", self.manifest)
         _write_json(self.work / "report.json", self.report)
         _report.write_html(self.report, self.manifest, self.work / "report.html")
+
+
+def _environment():
+    """Versions and native build facts that a result depends on."""
+    import platform
+    from importlib.metadata import version
+
+    from skfast._native import _openmp
+
+    packages = ("numpy", "scikit-learn", "imbalanced-learn", "numba", "optuna")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "openmp": _openmp.openmp_enabled(),
+        "openmp_threads": _openmp.max_threads(),
+        **{name: version(name) for name in packages},
+    }
 
 
 def _jsonable(value):
