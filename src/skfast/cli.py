@@ -74,9 +74,66 @@ def main():
     """skfast: from raw data to a model fit to ship, on native kernels."""
 
 
+# Options of ``skfast run`` that set a field of RunConfig: flag, field, help.
+# Defaults and types come from RunConfig, so they are declared in one place.
+_RUN_OPTIONS = (
+    ("--target", "target", "Column to predict (default for Adult: income)."),
+    (
+        "--metric",
+        "metric",
+        "Scorer to compare and tune on (default: roc_auc for two classes, "
+        "balanced_accuracy for more).",
+    ),
+    ("--seed", "random_state", "Random seed of every split, sample and model."),
+    ("--cv", "cv", "Cross-validation folds for the comparison."),
+    (
+        "--sample-rows",
+        "sample_rows",
+        "Compare and tune on a stratified sample above this many rows.",
+    ),
+    (
+        "--resample-below",
+        "resample_below",
+        "Also compare each model with SMOTE when the smallest class share is "
+        "below this (0 turns it off).",
+    ),
+    ("--trials", "tune_trials", "Optuna trials per tuned model."),
+    ("--tune-top", "tune_top", "How many of the best compared models to tune."),
+    ("--tune-seconds", "tune_seconds", "Time budget for tuning, in seconds."),
+    (
+        "--validation-size",
+        "validation_size",
+        "Share of training rows held out for tuning.",
+    ),
+    (
+        "--test-size",
+        "test_size",
+        "Share held out for testing when no --test file is given.",
+    ),
+    ("--delimiter", "delimiter", "CSV delimiter (detected by default)."),
+)
+
+
+def _run_options(command):
+    """Attach one click option per RunConfig field listed in ``_RUN_OPTIONS``."""
+    from skfast.workflow._config import RunConfig
+
+    defaults = RunConfig()
+    for flag, field, help_text in reversed(_RUN_OPTIONS):
+        default = getattr(defaults, field)
+        command = click.option(
+            flag,
+            field,
+            default=default,
+            type=None if default is None else type(default),
+            show_default=default is not None,
+            help=help_text,
+        )(command)
+    return command
+
+
 @main.command()
 @click.argument("data", required=False, type=click.Path(path_type=str))
-@click.option("--target", help="Column to predict (default for Adult: income).")
 @click.option(
     "--test",
     "test",
@@ -91,70 +148,13 @@ def main():
     help="Output folder; it must not exist or be empty.",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
+@_run_options
 @click.option(
-    "--metric",
-    help="Scorer to compare and tune on "
-    "(default: roc_auc for two classes, balanced_accuracy for more).",
+    "--models",
+    help="Comma-separated models to compare (default: all five: "
+    "logistic_regression, decision_tree, random_forest, linear_svm, "
+    "hist_gradient_boosting).",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
-@click.option(
-    "--cv",
-    default=5,
-    show_default=True,
-    type=int,
-    help="Cross-validation folds for the comparison.",
-)
-@click.option("--models", help="Comma-separated models to compare (default: all five).")
-@click.option(
-    "--sample-rows",
-    default=20_000,
-    show_default=True,
-    type=int,
-    help="Compare and tune on a stratified sample above this many rows.",
-)
-@click.option(
-    "--resample-below",
-    default=0.3,
-    show_default=True,
-    type=float,
-    help="Apply SMOTE when the smallest class share is below this.",
-)
-@click.option(
-    "--trials",
-    default=25,
-    show_default=True,
-    type=int,
-    help="Optuna trials per tuned model.",
-)
-@click.option(
-    "--tune-top",
-    default=2,
-    show_default=True,
-    type=int,
-    help="How many of the best compared models to tune.",
-)
-@click.option(
-    "--tune-seconds",
-    default=240.0,
-    show_default=True,
-    type=float,
-    help="Time budget for tuning, in seconds.",
-)
-@click.option(
-    "--validation-size",
-    default=0.2,
-    show_default=True,
-    type=float,
-    help="Share of training rows held out for tuning.",
-)
-@click.option(
-    "--test-size",
-    default=0.2,
-    show_default=True,
-    type=float,
-    help="Share held out for testing when no --test file is given.",
-)
-@click.option("--delimiter", help="CSV delimiter (detected by default).")
 @click.option(
     "--header/--no-header",
     default=None,
@@ -162,28 +162,7 @@ def main():
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings only, no progress.")
-def run(
-    data,
-    target,
-    test,
-    out,
-    force,
-    metric,
-    seed,
-    cv,
-    models,
-    sample_rows,
-    resample_below,
-    trials,
-    tune_top,
-    tune_seconds,
-    validation_size,
-    test_size,
-    delimiter,
-    header,
-    verbose,
-    quiet,
-):
+def run(data, test, out, force, models, header, verbose, quiet, **options):
     """Run the whole process on DATA (CSV or Parquet) and write a report.
 
     With no DATA, runs on the bundled UCI Adult data with its own test file.
@@ -193,24 +172,11 @@ def run(
     console = Console(stderr=True)
     _configure_logging(verbose, quiet, console)
     try:
-        from skfast.workflow import MODEL_NAMES, RunConfig, Workflow
+        from skfast.workflow import RunConfig, Workflow
 
-        config = RunConfig(
-            target=target,
-            metric=metric,
-            random_state=seed,
-            validation_size=validation_size,
-            test_size=test_size,
-            cv=cv,
-            sample_rows=sample_rows,
-            resample_below=resample_below,
-            models=tuple(models.split(",")) if models else MODEL_NAMES,
-            tune_top=tune_top,
-            tune_trials=trials,
-            tune_seconds=tune_seconds,
-            delimiter=delimiter,
-            header=header,
-        )
+        if models:
+            options["models"] = tuple(name.strip() for name in models.split(","))
+        config = RunConfig(header=header, **options)
         workflow = Workflow(config, progress=_rich_progress(console, not quiet))
         result = workflow.run(data, test=test, out=out, overwrite=force)
     except InputError as error:

@@ -1,7 +1,19 @@
-"""The runner behind ``skfast run``: every stage from raw table to report."""
+"""The runner behind ``skfast run``: every stage from raw table to report.
+
+``RunConfig`` is light; the runner itself, which needs scikit-learn, is
+imported on first use, so the command line starts quickly.
+"""
+
+import importlib
 
 from skfast.workflow._config import MODEL_NAMES, RunConfig
-from skfast.workflow._workflow import OUTPUT_FILES, STAGES, RunResult, Workflow
+
+_LAZY = {
+    "OUTPUT_FILES": "skfast.workflow._workflow",
+    "STAGES": "skfast.workflow._workflow",
+    "RunResult": "skfast.workflow._workflow",
+    "Workflow": "skfast.workflow._workflow",
+}
 
 __all__ = [
     "MODEL_NAMES",
@@ -11,3 +23,9 @@ __all__ = [
     "RunResult",
     "Workflow",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'skfast.workflow' has no attribute {name!r}")
