@@ -220,10 +220,12 @@ def test_default_run_on_bundled_adult(tmp_path):
 
 
 def assert_failed_cleanly(result, out, *fragments):
+    """Exit status 2, the run's last word one line naming the problem, no output."""
     assert result.exit_code == 2, result.output
-    message = result.stderr.strip()
-    assert message.startswith("skfast: error: ")
-    assert len(message.splitlines()) == 1, message
+    lines = result.stderr.strip().splitlines()
+    message = lines[-1]
+    assert message.startswith("skfast: error: "), result.stderr
+    assert not any("Traceback" in line for line in lines)
     for fragment in fragments:
         assert fragment in message
     assert not out.exists() or not any(out.iterdir())
@@ -291,3 +293,191 @@ def test_non_empty_output_folder_is_left_alone(tiny_table, tmp_path):
     assert result.exit_code == 2
     assert "not empty" in result.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+TINY = [
+    "--models",
+    "logistic_regression,decision_tree",
+    "--cv",
+    "2",
+    "--trials",
+    "1",
+    "-q",
+]
+
+
+def write_table(path, frame):
+    frame.to_csv(path, index=False)
+    return path
+
+
+def numeric_frame(rows=300, labels=(0, 1), seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3))
+    y = np.where(x[:, 0] + rng.normal(scale=0.7, size=rows) > 0.5, *labels[::-1])
+    return pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "y": y})
+
+
+@pytest.mark.parametrize("labels", [(0, 1), (-1, 1), (3, 7)])
+def test_integer_class_labels(tmp_path, labels):
+    path = write_table(tmp_path / "ints.csv", numeric_frame(labels=labels))
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out, *TINY)
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["evaluate"]["confusion_matrix"]["labels"] == [str(v) for v in labels]
+    assert report["evaluate"]["metrics"]["roc_auc"] > 0.8
+
+
+def test_a_dataframe_runs_from_python(tmp_path):
+    from skfast.workflow import RunConfig, Workflow
+
+    config = RunConfig(target="y", models="logistic_regression", cv=2, tune_trials=1)
+    result = Workflow(config).run(numeric_frame(), out=tmp_path / "out")
+
+    assert result.report["evaluate"]["metrics"]["roc_auc"] > 0.8
+    assert result.report["target"] == "y"
+
+
+def test_date_and_identifier_columns_are_dropped_with_a_reason(tmp_path):
+    frame = numeric_frame()
+    frame["when"] = pd.date_range("2020-01-01", periods=len(frame)).astype(str)
+    frame["id"] = [f"row-{i:05d}" for i in range(len(frame))]
+    path = write_table(tmp_path / "extra.csv", frame)
+    out = tmp_path / "out"
+
+    result = invoke(path, "--target", "y", "--out", out, *TINY)
+
+    assert result.exit_code == 0, result.output
+    dropped = json.loads((out / "report.json").read_text())["clean"]["dropped_columns"]
+    reasons = {entry["column"]: entry["reason"] for entry in dropped}
+    assert reasons["when"].startswith("a date column")
+    assert reasons["id"].startswith("an identifier")
+
+
+def test_a_model_that_predicts_one_class_is_flagged(tmp_path):
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {"noise": rng.normal(size=400), "y": ["no"] * 388 + ["yes"] * 12}
+    )
+    path = write_table(tmp_path / "rare.csv", frame)
+    out = tmp_path / "out"
+
+    result = invoke(
+        path,
+        "--target",
+        "y",
+        "--out",
+        out,
+        "--resample-below",
+        "0",
+        "--models",
+        "logistic_regression",
+        "--cv",
+        "2",
+        "--trials",
+        "1",
+        "-q",
+    )
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert any("never predicts class yes" in w for w in report["warnings"])
+    assert "never predicts class yes" in (out / "report.html").read_text()
+
+
+def test_class_too_small_to_cross_validate(tmp_path):
+    frame = numeric_frame()
+    frame.loc[0, "y"] = 9
+    path = write_table(tmp_path / "single.csv", frame)
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "class '9'", "1 training row", "at least 10")
+
+    result = invoke(tmp_path / "single.csv", "--target", "a", "--out", out)
+    assert result.exit_code == 2
+    result = invoke(
+        write_table(tmp_path / "ok.csv", numeric_frame()),
+        "--target",
+        "y",
+        "--cv",
+        "500",
+        "--out",
+        out,
+    )
+    assert_failed_cleanly(result, out, "at least 1000", "lower --cv")
+
+
+def test_infinite_values(tmp_path):
+    frame = numeric_frame()
+    frame.loc[7, "b"] = -np.inf
+    path = write_table(tmp_path / "inf.csv", frame)
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "column 'b'", "-inf", "row 7")
+
+
+def test_repeated_column_names(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("a,a,y\n" + "".join(f"{i},{i},{i % 2}\n" for i in range(40)))
+    out = tmp_path / "out"
+    result = invoke(path, "--target", "y", "--out", out)
+    assert_failed_cleanly(result, out, "'a' appears twice")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--trials", "-1"], "--trials -1 is invalid"),
+        (["--cv", "1"], "--cv 1 is invalid"),
+        (["--models", ""], "unknown model ''"),
+        (["--models", "svm"], "unknown model 'svm'"),
+        (["--metric", "auc"], "unknown metric 'auc'"),
+        (["--resample-below", "2"], "--resample-below 2"),
+    ],
+)
+def test_invalid_options_name_their_flag(tiny_table, tmp_path, args, fragment):
+    out = tmp_path / "out"
+    result = invoke(tiny_table, "--target", "label", "--out", out, *args)
+    assert_failed_cleanly(result, out, fragment)
+
+
+def test_output_path_that_is_a_file(tiny_table, tmp_path):
+    out = tmp_path / "taken"
+    out.write_text("mine")
+    result = invoke(tiny_table, "--target", "label", "--out", out)
+
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"skfast: error: the output path {out} is a file; pass a folder."
+    ]
+    assert out.read_text() == "mine"
+
+
+def test_missing_target_option_lists_the_columns(tiny_table, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(tiny_table, "--out", out)
+    assert_failed_cleanly(result, out, "pass --target", "x, colour, label")
+
+
+@pytest.mark.slow
+def test_terminated_run_leaves_nothing_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "adult"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skfast.cli", "run", "--out", str(out), "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(8)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 130, stderr
+    assert "interrupted; nothing was written" in stderr
+    assert list(tmp_path.iterdir()) == []

@@ -371,3 +371,10 @@ def test_scikit_learn_estimator_checks(estimator, check):
 )
 def test_imbalanced_learn_sampler_checks(estimator, check):
     check(estimator)
+
+
+def test_boolean_features_are_refused_with_the_fix():
+    X = np.random.default_rng(0).random((40, 3)) > 0.5
+    y = np.r_[np.zeros(30), np.ones(10)]
+    with pytest.raises(TypeError, match=r"booleans.*astype\(float\)"):
+        SMOTE(random_state=0).fit_resample(X, y)

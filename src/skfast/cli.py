@@ -6,6 +6,7 @@ hook. Errors in the input end with one line on stderr and exit status 2.
 """
 
 import logging
+import signal
 import sys
 from contextlib import contextmanager
 
@@ -15,6 +16,7 @@ from skfast import __version__
 from skfast.exceptions import InputError
 
 EXIT_INPUT_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 def _configure_logging(verbose, quiet, console):
@@ -114,6 +116,20 @@ _RUN_OPTIONS = (
 )
 
 
+def _exit_on_signal(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _with_flag(error):
+    """Name the command-line flag, not the RunConfig field, in an option error."""
+    flags = {field: flag for flag, field, _ in _RUN_OPTIONS}
+    flags["models"] = "--models"
+    message = str(error)
+    if error.option in flags:
+        message = message.replace(f"{error.option}=", f"{flags[error.option]} ", 1)
+    return message
+
+
 def _run_options(command):
     """Attach one click option per RunConfig field listed in ``_RUN_OPTIONS``."""
     from skfast.workflow._config import RunConfig
@@ -144,7 +160,6 @@ def _run_options(command):
     "--out",
     default="skfast-output",
     show_default=True,
-    type=click.Path(file_okay=False, path_type=str),
     help="Output folder; it must not exist or be empty.",
 )
 @click.option("--force", is_flag=True, help="Replace a non-empty output folder.")
@@ -171,17 +186,23 @@ def run(data, test, out, force, models, header, verbose, quiet, **options):
 
     console = Console(stderr=True)
     _configure_logging(verbose, quiet, console)
+    # A terminated run unwinds like an interrupted one, so the workflow removes
+    # its temporary folder either way.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         from skfast.workflow import RunConfig, Workflow
 
-        if models:
-            options["models"] = tuple(name.strip() for name in models.split(","))
+        if models is not None:
+            options["models"] = models
         config = RunConfig(header=header, **options)
         workflow = Workflow(config, progress=_rich_progress(console, not quiet))
         result = workflow.run(data, test=test, out=out, overwrite=force)
     except InputError as error:
-        click.echo(f"skfast: error: {error}", err=True)
+        click.echo(f"skfast: error: {_with_flag(error)}", err=True)
         sys.exit(EXIT_INPUT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("skfast: interrupted; nothing was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
 
     metrics = result.report["evaluate"]["metrics"]
     click.echo(

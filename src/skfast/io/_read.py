@@ -173,6 +173,21 @@ def _read_parquet(path):
         ) from None
 
 
+def _check_unique_names(path, delimiter, quotechar):
+    """pandas renames a repeated column ``a`` to ``a.1``; refuse it instead."""
+    with _open_text(path) as handle:
+        names = next(csv.reader(handle, delimiter=delimiter, quotechar=quotechar))
+    names = [name.strip() for name in names]
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise InputError(
+                f"column {name!r} appears twice in the header of {path}; give "
+                "every column its own name."
+            )
+        seen.add(name)
+
+
 def _read_csv(path, delimiter, header, missing):
     if path.suffix == ".gz":
         _check_gzip(path)
@@ -196,7 +211,9 @@ def _read_csv(path, delimiter, header, missing):
     except pd.errors.EmptyDataError:
         raise InputError(f"{path} is empty: it has no rows to learn from.") from None
 
-    if not header:
+    if header:
+        _check_unique_names(path, delimiter, quotechar)
+    else:
         frame.columns = [f"column_{i}" for i in range(frame.shape[1])]
     frame.columns = [str(column).strip() for column in frame.columns]
     return frame

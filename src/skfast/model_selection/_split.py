@@ -153,13 +153,13 @@ def train_test_split(
     """
     if not arrays:
         raise ValueError("pass at least one array to split.")
-    sizes = {n_rows(array) for array in arrays}
-    if len(sizes) > 1:
+    sizes = [n_rows(array) for array in arrays]
+    if len(set(sizes)) > 1:
         raise ValueError(
-            f"the arrays have different numbers of rows {sorted(sizes)}; pass "
-            "arrays with one row per sample."
+            f"the arrays have different numbers of rows {sizes}; pass arrays "
+            "with one row per sample."
         )
-    size = sizes.pop()
+    size = sizes[0]
     n_test, n_train = _split_sizes(size, test_size, train_size)
 
     if not shuffle:

@@ -145,7 +145,13 @@ class SMOTE(BaseOverSampler):
     def _check_X_y(self, X, y, accept_sparse=None):
         if sparse.issparse(X):
             raise TypeError(_SPARSE_MESSAGE)
-        return super()._check_X_y(X, y, accept_sparse=False)
+        X, y, binarize_y = super()._check_X_y(X, y, accept_sparse=False)
+        if X.dtype == bool:
+            raise TypeError(
+                "X holds booleans, which SMOTE cannot interpolate between; cast "
+                "X to float (X.astype(float)) to treat them as numbers."
+            )
+        return X, y, binarize_y
 
     def _validate_estimator(self):
         """Build ``nn_k_`` from ``k_neighbors``."""

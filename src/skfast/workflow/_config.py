@@ -101,7 +101,9 @@ class RunConfig:
     header: bool | None = None
 
     def __post_init__(self):
-        self.models = tuple(self.models)
+        if isinstance(self.models, str):
+            self.models = self.models.split(",")
+        self.models = tuple(name.strip() for name in self.models)
         self.validate()
 
     def validate(self):
@@ -122,18 +124,21 @@ class RunConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise InputError(
-                    f"{name}={getattr(self, name)!r} is invalid; it must be {expected}."
+                    f"{name}={getattr(self, name)!r} is invalid; it must be {expected}.",
+                    option=name,
                 )
         unknown = [name for name in self.models if name not in MODEL_NAMES]
         if unknown:
             raise InputError(
-                f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}."
+                f"unknown model {unknown[0]!r}; choose from {', '.join(MODEL_NAMES)}.",
+                option="models",
             )
         metrics = set(BINARY_METRICS) | set(MULTICLASS_METRICS)
         if self.metric is not None and self.metric not in metrics:
             raise InputError(
                 f"unknown metric {self.metric!r}; choose from "
-                f"{', '.join(sorted(metrics))}."
+                f"{', '.join(sorted(metrics))}.",
+                option="metric",
             )
 
     def to_dict(self):

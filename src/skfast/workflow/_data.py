@@ -46,32 +46,75 @@ def load_inputs(data, test, config):
         test_frame = load_adult(subset="test").frame
         return Inputs(train, test_frame, paths, "UCI Adult (bundled)")
 
-    train = read_table(data, delimiter=config.delimiter, header=config.header)
-    files = {"train": _file_entry(data)}
+    train, files = _read(data, "train", config), {}
+    files["train"] = _source_entry(data, train)
     test_frame = None
     if test is not None:
-        test_frame = read_table(test, delimiter=config.delimiter, header=config.header)
-        files["test"] = _file_entry(test)
-    return Inputs(train, test_frame, files, str(data))
+        test_frame = _read(test, "test", config)
+        files["test"] = _source_entry(test, test_frame)
+    source = "in-memory DataFrame" if isinstance(data, pd.DataFrame) else str(data)
+    return Inputs(train, test_frame, files, source)
 
 
-def _file_entry(path):
-    path = Path(path)
+def _read(data, role, config):
+    if isinstance(data, pd.DataFrame):
+        if len(data) == 0:
+            raise InputError(f"the {role} DataFrame is empty: it has no rows.")
+        return data.copy()
+    if not isinstance(data, (str, Path)):
+        raise InputError(
+            f"the {role} data is a {type(data).__name__}; pass a path to a CSV or "
+            "Parquet file, or a pandas DataFrame."
+        )
+    return read_table(data, delimiter=config.delimiter, header=config.header)
+
+
+def _source_entry(data, frame):
+    """Where a table came from: a file's hash, or the hash of a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        return {"path": "(in-memory DataFrame)", "sha256": frame_sha256(frame)}
+    path = Path(data)
     return {"path": str(path), "sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+
+def _shown_columns(frame):
+    shown = ", ".join(map(str, list(frame.columns)[:25]))
+    return shown + (" ..." if frame.shape[1] > 25 else "")
 
 
 def check_target(inputs, target):
     """Make sure the target column exists in every table, with two classes."""
+    if target is None:
+        raise InputError(
+            "pass --target: the name of the column to predict, one of "
+            f"{_shown_columns(inputs.train)}."
+        )
     for role, frame in (("training", inputs.train), ("test", inputs.test)):
         if frame is None or target in frame.columns:
             continue
-        shown = ", ".join(map(str, list(frame.columns)[:25]))
-        more = " ..." if frame.shape[1] > 25 else ""
+        hint = ""
+        if all(str(name).startswith("column_") for name in frame.columns):
+            hint = " If the first row of the file names the columns, pass --header."
         raise InputError(
             f"target column {target!r} is not in the {role} data; its columns "
-            f"are {shown}{more}. Pass --target with one of them."
+            f"are {_shown_columns(frame)}. Pass --target with one of them.{hint}"
         )
     _check_target_values(inputs.train, target)
+
+
+def check_class_sizes(train, target, minimum):
+    """Every class needs ``minimum`` rows to be split and cross-validated."""
+    counts = train[target].value_counts()
+    rare = counts[counts < minimum]
+    if len(rare):
+        label, count = rare.index[-1], int(rare.iloc[-1])
+        others = f" ({len(rare) - 1} more classes too)" if len(rare) > 1 else ""
+        raise InputError(
+            f"class {str(label)!r} of target {target!r} has {count} training "
+            f"row{'s' if count != 1 else ''}{others}; skfast run needs at least "
+            f"{minimum} per class (twice the --cv folds) to split, cross-validate "
+            "and calibrate. Merge or drop the rare classes, or lower --cv."
+        )
 
 
 def frame_sha256(frame):
@@ -171,7 +214,7 @@ def _check_target_values(train, target):
         if not np.all(np.equal(np.mod(finite, 1), 0)):
             raise InputError(
                 f"target {target!r} holds non-integer numbers (e.g. "
-                f"{finite[np.mod(finite, 1) != 0].iloc[0]!r}); skfast run "
+                f"{float(finite[np.mod(finite, 1) != 0].iloc[0])}); skfast run "
                 "handles classification targets: pass a column of class labels."
             )
     classes = values.dropna().unique()
@@ -237,15 +280,11 @@ def clean(inputs, target):
         report["test_duplicates_kept"] = int(test.duplicated().sum())
 
     features = [name for name in train.columns if name != target]
+    for role, frame in (("training", train), ("test", test)):
+        if frame is not None:
+            _check_finite(frame, features, role)
     for name in features:
-        series = train[name]
-        reason = None
-        if series.isna().all():
-            reason = "missing in every training row"
-        elif series.nunique(dropna=False) == 1:
-            reason = "a single value in every training row"
-        elif column_kind(series) == "datetime":
-            reason = "a date column (date features are not derived yet)"
+        reason = _useless_because(train[name])
         if reason:
             report["dropped_columns"].append({"column": str(name), "reason": reason})
     dropped = [entry["column"] for entry in report["dropped_columns"]]
@@ -268,6 +307,45 @@ def clean(inputs, target):
     if test is not None:
         report["rows_after"]["test"] = int(len(test))
     return train, test, report
+
+
+def _check_finite(frame, features, role):
+    """Infinite numbers are an error: no imputation or scaling can use them."""
+    for name in features:
+        series = frame[name]
+        if column_kind(series) != "numeric":
+            continue
+        infinite = np.isinf(series.to_numpy(dtype=float, na_value=np.nan))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            raise InputError(
+                f"column {str(name)!r} of the {role} data holds {series.iloc[row]} "
+                f"at row {row}; replace infinite values with numbers or leave "
+                "them empty to be imputed."
+            )
+
+
+def _looks_like_dates(series):
+    """Whether every text value of a sample reads as a date or time."""
+    values = pd.Series(series.dropna().unique()[:1000]).astype(str)
+    if values.empty or not values.str.contains(r"\d[-/:.]\d", regex=True).all():
+        return False
+    parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    return bool(parsed.notna().all())
+
+
+def _useless_because(series):
+    """Why a feature column cannot help a model, or None when it can."""
+    if series.isna().all():
+        return "missing in every training row"
+    if series.nunique(dropna=False) == 1:
+        return "a single value in every training row"
+    kind = column_kind(series)
+    if kind == "datetime" or (kind == "categorical" and _looks_like_dates(series)):
+        return "a date column (date features are not derived yet)"
+    if kind == "categorical" and len(series) >= 50 and series.is_unique:
+        return "an identifier: a different value in every training row"
+    return None
 
 
 def _check_test_labels(train, test, target):

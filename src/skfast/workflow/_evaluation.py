@@ -40,11 +40,11 @@ def score_on_test(model, X, y, positive_label):
     For a binary target, F1, PR AUC and the curves treat ``positive_label``
     as the positive class; for more classes they are macro averages.
     """
-    classes = list(model.classes_)
+    labels = model.classes_
+    classes = list(labels)
     probabilities = model.predict_proba(X)
-    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
-    y = np.asarray(y, dtype=object)
-    labels = np.asarray(classes, dtype=object)
+    predicted = labels[probabilities.argmax(axis=1)]
+    y = np.asarray(y)
 
     metrics = {
         "balanced_accuracy": float(balanced_accuracy_score(y, predicted)),
@@ -127,7 +127,7 @@ def error_analysis(X, y, predicted, probabilities, classes, *, top):
         Every misclassified test row with its features, true and predicted
         label and the predicted label's probability.
     """
-    y = np.asarray(y, dtype=object)
+    y = np.asarray(y)
     wrong = y != predicted
     overall = float(wrong.mean())
 

@@ -139,8 +139,6 @@ class Workflow:
                 f"the output folder {out} is not empty; choose another folder or "
                 "pass --force to replace it."
             )
-        if data is not None and self.config.target is None:
-            raise InputError("pass --target: the name of the column to predict.")
         if data is None and test is not None:
             raise InputError(
                 "a test file needs its training data: pass DATA as well as --test."
@@ -179,7 +177,7 @@ class _Run:
         self.work = work
         self.progress = progress
         self.kernel_calls = kernel_calls
-        self.report = {"config": config.to_dict(), "stages": {}}
+        self.report = {"config": config.to_dict(), "stages": {}, "warnings": []}
         self.started = time.perf_counter()
 
     @contextmanager
@@ -194,7 +192,7 @@ class _Run:
     def execute(self, data, test):
         config = self.config
         inputs = _data.load_inputs(data, test, config)
-        self.target = config.target or _data.ADULT_TARGET
+        self.target = config.target if data is not None else _data.ADULT_TARGET
         if data is None and config.target not in (None, _data.ADULT_TARGET):
             raise InputError(
                 f"the bundled Adult data has target 'income', not {config.target!r}."
@@ -208,6 +206,7 @@ class _Run:
             self.report["profile"] = _data.profile(inputs.train, self.target)
         with self.stage("clean"):
             train, test_frame, self.report["clean"] = _data.clean(inputs, self.target)
+            _data.check_class_sizes(train, self.target, 2 * config.cv)
         with self.stage("split"):
             parts = self._split(train, test_frame)
         with self.stage("sample"):
@@ -215,7 +214,7 @@ class _Run:
         with self.stage("prepare"):
             preprocessor = self._prepare(parts["train"])
         with self.stage("resample"):
-            resampler = self._resample(parts["train"])
+            resampler = self._resample(tuning_rows)
         with self.stage("compare"):
             self.candidates = self._candidates(preprocessor, resampler)
             self._compare(tuning_rows)
@@ -231,6 +230,10 @@ class _Run:
             self._review(model)
         self._write_outputs()
         return self.report, model
+
+    def _warn(self, message):
+        logger.warning(message)
+        self.report["warnings"].append(message)
 
     def _xy(self, frame):
         return frame.drop(columns=[self.target]), frame[self.target].to_numpy()
@@ -459,6 +462,14 @@ class _Run:
             model, X, y, self.positive
         )
         evaluation["rows"] = int(len(test_frame))
+        never = [str(label) for label in model.classes_ if label not in set(predicted)]
+        if never:
+            self._warn(
+                f"the final model never predicts class {', '.join(never)} on the "
+                "test set at the default decision rule (the most probable class); "
+                "its ranking metrics may still be good, but its labels are not: "
+                "consider --metric balanced_accuracy or average_precision"
+            )
         evaluation["positive_label"] = (
             None if self.positive is None else str(self.positive)
         )
