@@ -123,8 +123,9 @@ class RunConfig:
         ]
         for name, ok, expected in checks:
             if not ok:
+                value = getattr(self, name)
                 raise InputError(
-                    f"{name}={getattr(self, name)!r} is invalid; it must be {expected}.",
+                    f"{name}={value!r} is invalid; it must be {expected}.",
                     option=name,
                 )
         unknown = [name for name in self.models if name not in MODEL_NAMES]
