@@ -378,3 +378,22 @@ def test_boolean_features_are_refused_with_the_fix():
     y = np.r_[np.zeros(30), np.ones(10)]
     with pytest.raises(TypeError, match=r"booleans.*astype\(float\)"):
         SMOTE(random_state=0).fit_resample(X, y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolate_kernel_matches_numpy_reference(dtype):
+    from skfast._kernels import _smote
+
+    rng = np.random.default_rng(5)
+    samples = rng.normal(size=(60, 7)).astype(dtype)
+    neighbors = rng.integers(0, 60, size=(60, 4)).astype(np.intp)
+    rows = rng.integers(0, 60, size=500).astype(np.intp)
+    cols = rng.integers(0, 4, size=500).astype(np.intp)
+    steps = rng.uniform(size=500)
+    out = np.empty((500, 7), dtype=dtype)
+
+    _smote.interpolate(samples, neighbors, rows, cols, steps, out)
+
+    diff = samples[neighbors[rows, cols]] - samples[rows]
+    expected = (samples[rows] + steps[:, np.newaxis] * diff).astype(dtype)
+    np.testing.assert_array_equal(out, expected)
