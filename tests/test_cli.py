@@ -146,17 +146,10 @@ def test_manifest_traces_inputs_and_splits(adult_run, adult_slice):
 
 
 def test_saved_model_loads_with_skops_and_predicts(adult_run, adult_slice):
-    from skops import io as skops_io
+    from skfast.workflow import load_model
 
     out, report = adult_run
-    path = out / "model.skops"
-    untrusted = skops_io.get_untrusted_types(file=path)
-    assert all(
-        name.split(".")[0]
-        in {"sklearn", "imblearn", "skfast", "numpy", "builtins", "scipy"}
-        for name in untrusted
-    )
-    model = skops_io.load(path, trusted=untrusted)
+    model = load_model(out / "model.skops")
     test = pd.read_csv(adult_slice["test"])
     predicted = model.predict(test.drop(columns=["income"]))
     accuracy = (predicted == test["income"].to_numpy()).mean()
@@ -481,3 +474,58 @@ def test_terminated_run_leaves_nothing_behind(tmp_path):
     assert process.returncode == 130, stderr
     assert "interrupted; nothing was written" in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_too_few_rows_left_for_comparing_models(tmp_path):
+    path = write_table(tmp_path / "small.csv", numeric_frame(rows=120))
+    out = tmp_path / "out"
+    result = invoke(
+        path,
+        "--target",
+        "y",
+        "--out",
+        out,
+        "--cv",
+        "3",
+        "--test-size",
+        "0.8",
+        "--validation-size",
+        "0.8",
+    )
+    assert_failed_cleanly(
+        result, out, "rows left for comparing models", "--validation-size"
+    )
+
+
+def test_awkward_columns_run_through(tmp_path):
+    frame = numeric_frame()
+    frame["flag"] = frame["a"] > 0
+    frame["amount"] = [f"{v:,.0f}" for v in frame["b"] * 10_000]
+    frame.loc[::20, "amount"] = "unknown"
+    frame[""] = ""
+    path = tmp_path / "awkward.csv"
+    frame.to_csv(path, index=False)
+    path.write_text(path.read_text().replace("\n", ",\n"))  # a second empty column
+    out = tmp_path / "out"
+
+    result = invoke(path, "--target", "y", "--out", out, *TINY)
+
+    assert result.exit_code == 0, result.output
+    clean_report = json.loads((out / "report.json").read_text())["clean"]
+    numbers = {e["column"]: e for e in clean_report["text_read_as_numbers"]}
+    assert numbers["amount"]["format"] == "thousands separators"
+    assert numbers["amount"]["as_missing"]["train"] == {"unknown": 15}
+    dropped = {e["column"] for e in clean_report["dropped_columns"]}
+    assert {"Unnamed: 6", "Unnamed: 7"} <= dropped
+
+
+def test_no_header_hint_only_when_the_header_was_guessed(tmp_path):
+    path = tmp_path / "bare.csv"
+    path.write_text("".join(f"{i},{i % 2}\n" for i in range(40)))
+    out = tmp_path / "out"
+
+    guessed = invoke(path, "--target", "1", "--out", out)
+    assert_failed_cleanly(guessed, out, "column_0, column_1", "pass --header")
+    told = invoke(path, "--target", "1", "--no-header", "--out", out)
+    assert_failed_cleanly(told, out, "column_0, column_1")
+    assert "pass --header" not in told.stderr

@@ -201,3 +201,22 @@ def test_split_without_shuffle_and_its_errors():
         train_test_split(X, X[:5])
     with pytest.raises(ValueError, match="add up to more than"):
         train_test_split(X, test_size=6, train_size=5)
+
+
+@pytest.mark.parametrize(
+    ("floor", "expected"),
+    [(1, [10, 1, 1]), (4, [4, 4, 4]), (5, [4, 4, 4]), (10, [4, 4, 4])],
+)
+def test_floor_per_stratum_never_empties_a_stratum(floor, expected):
+    strata = np.repeat([0, 1, 2], [900, 90, 10])
+    rows = stratified_sample(
+        strata, strata, n=12, min_per_stratum=floor, return_indices=True
+    )
+    np.testing.assert_array_equal(np.bincount(strata[rows], minlength=3), expected)
+
+
+def test_a_boolean_count_is_refused():
+    with pytest.raises(TypeError, match="boolean"):
+        weighted_sample(np.arange(4), True, weights=np.ones(4))
+    with pytest.raises(TypeError, match="boolean"):
+        stratified_sample(np.arange(4), np.arange(4) % 2, n=True)

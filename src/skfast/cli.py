@@ -113,6 +113,18 @@ _RUN_OPTIONS = (
         "Share held out for testing when no --test file is given.",
     ),
     ("--delimiter", "delimiter", "CSV delimiter (detected by default)."),
+    (
+        "--keep-duplicates",
+        "keep_duplicates",
+        "Keep exact duplicate training rows (by default they are removed "
+        "before the split, and counted).",
+    ),
+    (
+        "--positive-label",
+        "positive_label",
+        "Positive class of a binary target, for F1, PR AUC and the curves "
+        "(default: the rarer class).",
+    ),
 )
 
 
@@ -137,13 +149,17 @@ def _run_options(command):
     defaults = RunConfig()
     for flag, field, help_text in reversed(_RUN_OPTIONS):
         default = getattr(defaults, field)
+        if isinstance(default, bool):
+            kind = {"is_flag": True}
+        else:
+            kind = {"type": None if default is None else type(default)}
         command = click.option(
             flag,
             field,
             default=default,
-            type=None if default is None else type(default),
-            show_default=default is not None,
+            show_default=default is not None and not isinstance(default, bool),
             help=help_text,
+            **kind,
         )(command)
     return command
 
@@ -173,7 +189,8 @@ def _run_options(command):
 @click.option(
     "--header/--no-header",
     default=None,
-    help="Whether CSV files have a header row (detected by default).",
+    help="Whether CSV files have a header row (detected by default); "
+    "headerless columns are named column_0, column_1, ...",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings only, no progress.")

@@ -18,7 +18,12 @@ import pandas as pd
 
 from skfast.exceptions import InputError
 
-MISSING_MARKERS = ("", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None")
+# pandas' default markers of a missing value, and "?" (as in UCI data sets).
+MISSING_MARKERS = (
+    "", "?", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan",
+    "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a",
+    "nan", "null",
+)  # fmt: skip
 _DELIMITERS = ",;\t|"
 _SNIFF_BYTES = 64 * 1024
 _PARQUET_MAGIC = b"PAR1"
@@ -177,7 +182,8 @@ def _check_unique_names(path, delimiter, quotechar):
     """pandas renames a repeated column ``a`` to ``a.1``; refuse it instead."""
     with _open_text(path) as handle:
         names = next(csv.reader(handle, delimiter=delimiter, quotechar=quotechar))
-    names = [name.strip() for name in names]
+    # Empty names are left to pandas, which numbers them ("Unnamed: 3").
+    names = [name.strip() for name in names if name.strip()]
     seen = set()
     for name in names:
         if name in seen:

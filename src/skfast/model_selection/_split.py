@@ -116,7 +116,11 @@ def train_test_split(
     ``stratify``, each class gets its share of the test rows by largest
     remainder, and every class with at least two rows keeps one row on each
     side whenever both sides have room for one row of every such class.
-    Rows keep their input order on each side.
+
+    It differs from scikit-learn in three ways: rows keep their input order
+    on each side; a class with a single row is allowed (it lands on one
+    side); and a test set smaller than the number of classes is allowed
+    (the classes with the largest shares get its rows).
 
     Parameters
     ----------

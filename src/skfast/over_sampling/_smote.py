@@ -52,9 +52,12 @@ class SMOTE(BaseOverSampler):
 
     Each new sample of a class lies on the segment between a sample of that
     class and one of its ``k_neighbors`` nearest neighbours within the
-    class. Given the same ``random_state``, the result equals that of
-    :class:`imblearn.over_sampling.SMOTE`, computed on Numba kernels: an
-    exact blocked neighbour search and a parallel synthesis.
+    class. Given the same ``random_state``, the result is bit-identical to
+    that of :class:`imblearn.over_sampling.SMOTE` whenever the two neighbour
+    searches agree, which they do unless neighbours tie in distance (on
+    integer grids or one-hot columns, say): ties go to the lower index here,
+    and wherever scikit-learn's search puts them there. It runs on Numba
+    kernels: an exact blocked neighbour search and a parallel synthesis.
 
     Parameters
     ----------

@@ -73,6 +73,7 @@ def weighted_sample(
            [2, 3],
            [4, 5]])
     """
+    _check_count(n)
     size = n_rows(data)
     if isinstance(weights, str):
         weights = column_values(data, weights, name="weights")
@@ -90,6 +91,29 @@ def weighted_sample(
     keys = _kernels.sample_keys(generator, size, weights)
     rows = _kernels.smallest_keys(keys, n)
     return _finish(data, rows, keys, shuffle=shuffle, return_indices=return_indices)
+
+
+def _floor_per_stratum(sizes, n, min_per_stratum):
+    """The largest floor up to ``min_per_stratum`` that ``n`` can give every stratum.
+
+    Each stratum's floor is capped by its size; when ``n`` cannot give every
+    stratum ``min_per_stratum`` rows, the floor is lowered until it can, so a
+    stratum with members keeps at least one row whenever ``n`` allows one row
+    per stratum.
+    """
+    low, high = 0, min_per_stratum
+    while low < high:
+        middle = (low + high + 1) // 2
+        if np.minimum(middle, sizes).sum() <= n:
+            low = middle
+        else:
+            high = middle - 1
+    return np.minimum(low, sizes)
+
+
+def _check_count(n):
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"n={n!r} is a boolean; pass the number of rows to draw.")
 
 
 def _sample_size(n, frac, size):
@@ -147,7 +171,8 @@ def stratified_sample(
     frac : float in [0, 1], default=None
         Share of the rows to draw; ``n = round(frac * n_rows)``.
     min_per_stratum : int, default=1
-        Rows every stratum keeps when ``n`` has room for them.
+        Rows every stratum keeps (all of its rows, if it has fewer) when ``n``
+        has room for them; otherwise the largest smaller floor that fits.
     random_state : None, int, numpy.random.Generator or RandomState
         Seed or generator.
     shuffle : bool, default=False
@@ -168,14 +193,13 @@ def stratified_sample(
     >>> np.bincount(y[rows])
     array([18,  2])
     """
+    _check_count(n)
     size = n_rows(data)
     codes, _ = _kernels.stratum_codes(column_values(data, by, name="by"), name="by")
     n = _sample_size(n, frac, size)
 
     sizes = np.bincount(codes).astype(np.int64)
-    lower = np.minimum(min_per_stratum, sizes)
-    if lower.sum() > n:
-        lower = np.zeros_like(sizes)
+    lower = _floor_per_stratum(sizes, n, min_per_stratum)
     take = _kernels.allocate(n * sizes / max(size, 1), sizes, n, lower=lower)
 
     generator = check_generator(random_state)

@@ -9,6 +9,8 @@ import importlib
 from skfast.workflow._config import MODEL_NAMES, RunConfig
 
 _LAZY = {
+    "load_model": "skfast.workflow._model_file",
+    "save_model": "skfast.workflow._model_file",
     "OUTPUT_FILES": "skfast.workflow._workflow",
     "STAGES": "skfast.workflow._workflow",
     "RunResult": "skfast.workflow._workflow",
@@ -16,6 +18,8 @@ _LAZY = {
 }
 
 __all__ = [
+    "load_model",
+    "save_model",
     "MODEL_NAMES",
     "OUTPUT_FILES",
     "STAGES",

@@ -75,6 +75,13 @@ class RunConfig:
         CSV delimiter; detected when None.
     header : bool, default=None
         Whether CSV files start with a header row; detected when None.
+        Without a header, columns are named ``column_0``, ``column_1``, ...
+    keep_duplicates : bool, default=False
+        Keep exact duplicate training rows instead of removing them before
+        the split.
+    positive_label : str, default=None
+        Positive class of a binary target, for F1, PR AUC and the curves;
+        the rarer class when None.
 
     Examples
     --------
@@ -99,6 +106,8 @@ class RunConfig:
     error_slices: int = 10
     delimiter: str | None = None
     header: bool | None = None
+    keep_duplicates: bool = False
+    positive_label: str | None = None
 
     def __post_init__(self):
         if isinstance(self.models, str):

@@ -77,6 +77,9 @@ def score_on_test(model, X, y, positive_label):
     return (
         {
             "metrics": metrics,
+            "average": None
+            if len(classes) == 2
+            else "macro over classes (ROC AUC one-vs-rest)",
             "confusion_matrix": {
                 "labels": [str(c) for c in classes],
                 "counts": matrix.tolist(),

@@ -115,10 +115,11 @@ class Workflow:
 
         Parameters
         ----------
-        data : str or pathlib.Path, default=None
-            Training data, CSV or Parquet. The bundled UCI Adult data (with
-            its own test file and target ``income``) when None.
-        test : str or pathlib.Path, default=None
+        data : str, pathlib.Path, pandas.DataFrame or polars.DataFrame
+            Training data: a CSV or Parquet file, or a table in memory. The
+            bundled UCI Adult data (with its own test file and target
+            ``income``) when None.
+        test : str, pathlib.Path, pandas.DataFrame or polars.DataFrame
             Test data with the same columns. When None, a stratified share
             ``config.test_size`` of ``data`` is held out.
         out : str or pathlib.Path, default="skfast-output"
@@ -137,7 +138,7 @@ class Workflow:
         if out.exists() and any(out.iterdir()) and not overwrite:
             raise InputError(
                 f"the output folder {out} is not empty; choose another folder or "
-                "pass --force to replace it."
+                "allow replacing it (--force, or overwrite=True in Python)."
             )
         if data is None and test is not None:
             raise InputError(
@@ -197,7 +198,7 @@ class _Run:
             raise InputError(
                 f"the bundled Adult data has target 'income', not {config.target!r}."
             )
-        _data.check_target(inputs, self.target)
+        _data.check_target(inputs, self.target, header=config.header)
         self.report["target"] = self.target
 
         with self.stage("stamp"):
@@ -205,12 +206,23 @@ class _Run:
         with self.stage("profile"):
             self.report["profile"] = _data.profile(inputs.train, self.target)
         with self.stage("clean"):
-            train, test_frame, self.report["clean"] = _data.clean(inputs, self.target)
+            train, test_frame, cleaning = _data.clean(
+                inputs, self.target, drop_duplicates=not config.keep_duplicates
+            )
+            self.report["warnings"].extend(cleaning.pop("warnings"))
+            self.report["clean"] = cleaning
             _data.check_class_sizes(train, self.target, 2 * config.cv)
         with self.stage("split"):
             parts = self._split(train, test_frame)
         with self.stage("sample"):
             tuning_rows = self._sample(parts["train"])
+            _data.check_class_sizes(
+                tuning_rows,
+                self.target,
+                2 * config.cv,
+                where="rows left for comparing models",
+                fix=", --validation-size or --test-size, or raise --sample-rows",
+            )
         with self.stage("prepare"):
             preprocessor = self._prepare(parts["train"])
         with self.stage("resample"):
@@ -271,7 +283,7 @@ class _Run:
             for name, frame in parts.items()
         }
         counts = train[self.target].value_counts().sort_index()
-        self.positive = counts.idxmin() if len(counts) == 2 else None
+        self.positive = _positive_label(counts, config.positive_label)
         self.metric = config.metric or (
             "roc_auc" if len(counts) == 2 else "balanced_accuracy"
         )
@@ -298,6 +310,7 @@ class _Run:
             train,
             train[self.target].to_numpy(),
             n=limit,
+            min_per_stratum=2 * self.config.cv,
             random_state=self.config.random_state,
         )
         self.report["sample"] = {
@@ -493,14 +506,15 @@ class _Run:
         self.report["errors"] = summary
 
     def _review(self, model):
-        from skops import io as skops_io
+        from skfast.workflow._model_file import save_model
 
         X_test, _ = self._xy(self.parts["test"])
         model_path = self.work / "model.skops"
-        skops_io.dump(model, model_path)
+        save_model(model, model_path)
         self.report["review"] = {
             "model_file": model_path.name,
             "model_bytes": model_path.stat().st_size,
+            "load_with": "skfast.workflow.load_model('model.skops')",
             "prediction": _evaluation.prediction_cost(
                 model, X_test, random_state=self.config.random_state
             ),
@@ -516,6 +530,21 @@ class _Run:
         _write_json(self.work / "manifest.json", self.manifest)
         _write_json(self.work / "report.json", self.report)
         _report.write_html(self.report, self.manifest, self.work / "report.html")
+
+
+def _positive_label(counts, asked):
+    """The positive class of a binary target: as asked, else the rarer one."""
+    if asked is None:
+        return counts.idxmin() if len(counts) == 2 else None
+    labels = {str(label): label for label in counts.index}
+    if len(counts) != 2 or str(asked) not in labels:
+        raise InputError(
+            f"positive label {asked!r} is not one of the two classes of the target "
+            f"({', '.join(labels)}); pass one of them, or leave it unset for the "
+            "rarer class.",
+            option="positive_label",
+        )
+    return labels[str(asked)]
 
 
 def _environment():
