@@ -212,6 +212,7 @@ class _Run:
             self.report["warnings"].extend(cleaning.pop("warnings"))
             self.report["clean"] = cleaning
             _data.check_class_sizes(train, self.target, 2 * config.cv)
+            self._choose_metric(train)
         with self.stage("split"):
             parts = self._split(train, test_frame)
         with self.stage("sample"):
@@ -267,8 +268,11 @@ class _Run:
             stratify=train[self.target].to_numpy(),
             random_state=config.random_state + 1,
         )
-        parts = {"train": fit, "validation": validation, "test": test_frame}
-        self.parts = parts
+        self.parts = parts = {
+            "train": fit,
+            "validation": validation,
+            "test": test_frame,
+        }
         self.manifest["splits"] = {
             name: {"rows": int(len(frame)), "sha256": _data.frame_sha256(frame)}
             for name, frame in parts.items()
@@ -282,6 +286,11 @@ class _Run:
             }
             for name, frame in parts.items()
         }
+        return parts
+
+    def _choose_metric(self, train):
+        """The positive class and the metric, checked against the classes."""
+        config = self.config
         counts = train[self.target].value_counts().sort_index()
         self.positive = _positive_label(counts, config.positive_label)
         self.metric = config.metric or (
@@ -290,10 +299,10 @@ class _Run:
         if len(counts) > 2 and self.metric in {"roc_auc", "average_precision", "f1"}:
             raise InputError(
                 f"metric {self.metric!r} is for two classes, but the target has "
-                f"{len(counts)}; use roc_auc_ovr, f1_macro or balanced_accuracy."
+                f"{len(counts)}; use roc_auc_ovr, f1_macro or balanced_accuracy.",
+                option="metric",
             )
         self.scorer = _selection.make_metric_scorer(self.metric, self.positive)
-        return parts
 
     def _sample(self, train):
         from skfast.sampling import stratified_sample
