@@ -112,7 +112,11 @@ def _extensions():
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             )
         )
-    return cythonize(extensions, compiler_directives=COMPILER_DIRECTIVES)
+    return cythonize(
+        extensions,
+        compiler_directives=COMPILER_DIRECTIVES,
+        include_path=[str(NATIVE_DIR)],
+    )
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExtWithOpenMP})

@@ -1,20 +1,24 @@
-"""Sampling kernels: exponential keys, partial selection and stratification.
+"""Sampling kernels: random keys, selection by key, stratification, pivotal.
 
-Every random draw here comes from the caller's ``numpy.random.Generator``
-through numpy's C random API, so a seed reproduces a sample and the stream
-is the one ``Generator.standard_exponential`` would produce.
+Randomness. A sample is decided by one 64-bit seed, drawn from the caller's
+``numpy.random.Generator`` through numpy's C random API (:func:`draw_seed`).
+Row ``i`` then gets its random numbers from a counter-based stream keyed by
+that seed (``_rng.pxd``): they depend on the seed and the row's position
+only, so threads, batch sizes and container types cannot change a sample.
 
 Sampling without replacement works on keys. Row ``i`` gets the key
-``E_i / w_i`` with ``E_i`` drawn from the standard exponential distribution;
-the ``n`` rows with the smallest keys are distributed exactly as ``n``
-successive draws, each proportional to weight among the rows not yet drawn
-(Efraimidis and Spirakis, "Weighted random sampling with a reservoir",
-Information Processing Letters 97(5), 2006). With equal weights the smallest
-keys give a uniform sample. The keys are selected by introselect in O(N),
-then only the chosen rows are sorted, so a sample costs O(N + n log n).
+``E_i / w_i`` with ``E_i`` standard exponential; the ``n`` rows with the
+smallest keys are distributed as ``n`` successive draws, each proportional to
+weight among the rows not yet drawn (Efraimidis and Spirakis, "Weighted
+random sampling with a reservoir", Information Processing Letters 97(5),
+2006). With equal weights uniform keys suffice. Ties between keys go to the
+lower row, which makes every result independent of the selection order.
 
-Ties between keys are broken by the lower row index, which makes every
-result independent of the selection algorithm's internal order.
+Selection. The ``k``-th smallest key is found by introselect, first on a
+systematic subsample of the keys to bound it from above, then only on the
+keys under that bound, gathered in parallel; rows are then marked by one
+parallel comparison. A sample of ``n`` of ``N`` rows costs O(N) with small
+constants, whatever ``n``.
 
 The functions trust their input: the dispatchers in ``skfast.sampling`` and
 ``skfast.model_selection`` validate it.
@@ -22,17 +26,27 @@ The functions trust their input: the dispatchers in ``skfast.sampling`` and
 
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, floor
-from libc.stdint cimport int64_t
+from libc.math cimport INFINITY, ceil, floor, log, sqrt
+from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc, qsort
 from numpy.random cimport bitgen_t
-from numpy.random.c_distributions cimport random_standard_exponential_fill
+
+from _rng cimport random_open
 
 import numpy as np
 
 ctypedef fused weight_t:
     float
     double
+
+cdef enum:
+    # Below this many rows selection works on every key directly.
+    DIRECT_ROWS = 65536
+    # Rows of the systematic subsample that bounds the k-th smallest key.
+    PROBE_ROWS = 65536
+    # Chunks of rows for the parallel gather; a fixed number, so the order of
+    # gathered rows never depends on the thread count.
+    GATHER_CHUNKS = 64
 
 
 cdef struct KeyedRow:
@@ -115,67 +129,149 @@ cdef void _select(KeyedRow* a, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
             lo = j + 1
 
 
-cdef bitgen_t* _bitgen_of(object generator) except NULL:
-    capsule = generator.bit_generator.capsule
-    if not PyCapsule_IsValid(capsule, "BitGenerator"):
-        raise ValueError("the generator's bit generator has no C interface")
-    return <bitgen_t*> PyCapsule_GetPointer(capsule, "BitGenerator")
+cdef KeyedRow _largest(const KeyedRow* a, Py_ssize_t n) noexcept nogil:
+    cdef KeyedRow best = a[0]
+    cdef Py_ssize_t i
+    for i in range(1, n):
+        if _before(best, a[i]):
+            best = a[i]
+    return best
 
 
-def exponential_keys(generator, Py_ssize_t n_rows):
-    """Draw ``n_rows`` standard exponential keys from ``generator``.
+cdef KeyedRow* _allocate_rows(Py_ssize_t n) except NULL:
+    cdef KeyedRow* rows = <KeyedRow*> malloc(max(n, 1) * sizeof(KeyedRow))
+    if rows == NULL:
+        raise MemoryError(f"cannot allocate a selection buffer of {n} rows")
+    return rows
 
-    The values equal ``generator.standard_exponential(n_rows)``.
+
+cdef Py_ssize_t _gather_at_most(
+    const double* keys, Py_ssize_t n, double bound, KeyedRow** out
+) except -1:
+    """Gather the rows whose key is at most ``bound``, in row order."""
+    cdef Py_ssize_t counts[GATHER_CHUNKS + 1]
+    cdef Py_ssize_t c, i, start, stop, pos, total = 0
+    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef KeyedRow* rows
+
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        counts[c + 1] = 0
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            if keys[i] <= bound:
+                counts[c + 1] += 1
+    counts[0] = 0
+    for c in range(GATHER_CHUNKS):
+        counts[c + 1] += counts[c]
+    total = counts[GATHER_CHUNKS]
+
+    rows = _allocate_rows(total)
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        pos = counts[c]
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            if keys[i] <= bound:
+                rows[pos].key = keys[i]
+                rows[pos].row = i
+                pos = pos + 1
+    out[0] = rows
+    return total
+
+
+cdef KeyedRow _kth_direct(const double* keys, Py_ssize_t n, Py_ssize_t k) except *:
+    cdef KeyedRow* rows
+    cdef KeyedRow result
+    cdef Py_ssize_t count = _gather_at_most(keys, n, INFINITY, &rows)
+
+    try:
+        with nogil:
+            _select(rows, count, k)
+            result = _largest(rows, k)
+    finally:
+        free(rows)
+    return result
+
+
+cdef KeyedRow _kth(const double* keys, Py_ssize_t n, Py_ssize_t k) except *:
+    """The ``k``-th smallest (key, row) pair of ``keys[:n]``, ``1 <= k <= n``.
+
+    A systematic subsample bounds the answer from above: its rank
+    ``k m / n`` plus four binomial standard deviations (and a few rows) is,
+    all but surely, above the ``k``-th key of the whole. Only the keys under
+    the bound are then selected among. When the bound falls short (fewer
+    than ``k`` keys under it), the selection runs on every key.
+    """
+    cdef Py_ssize_t m, stride, i, rank, count
+    cdef double expected
+    cdef KeyedRow* probe
+    cdef KeyedRow* rows
+    cdef KeyedRow bound, result
+
+    if n <= DIRECT_ROWS or 4 * k >= n:
+        return _kth_direct(keys, n, k)
+
+    stride = n // PROBE_ROWS
+    m = n // stride
+    expected = (<double> k) * m / n
+    rank = min(m, <Py_ssize_t> ceil(expected + 4 * sqrt(expected) + 16))
+    probe = _allocate_rows(m)
+    try:
+        with nogil:
+            for i in range(m):
+                probe[i].key = keys[i * stride]
+                probe[i].row = i * stride
+            _select(probe, m, rank)
+            bound = _largest(probe, rank)
+    finally:
+        free(probe)
+
+    count = _gather_at_most(keys, n, bound.key, &rows)
+    try:
+        if count < k:
+            return _kth_direct(keys, n, k)
+        with nogil:
+            _select(rows, count, k)
+            result = _largest(rows, k)
+    finally:
+        free(rows)
+    return result
+
+
+def kth_smallest(const double[::1] keys, Py_ssize_t k):
+    """Return the ``k``-th smallest key and its row, ties to the lower row.
 
     Parameters
     ----------
-    generator : numpy.random.Generator
-    n_rows : int
+    keys : ndarray of shape (n_rows,), float64
+    k : int, 1 <= k <= n_rows
 
     Returns
     -------
-    keys : ndarray of shape (n_rows,), float64
+    key : float
+    row : int
     """
-    cdef bitgen_t* bitgen = _bitgen_of(generator)
-    keys = np.empty(n_rows, dtype=np.float64)
-    cdef double[::1] out = keys
-
-    if n_rows > 0:
-        with generator.bit_generator.lock, nogil:
-            random_standard_exponential_fill(bitgen, n_rows, &out[0])
-    return keys
+    cdef KeyedRow result = _kth(&keys[0], keys.shape[0], k)
+    return result.key, result.row
 
 
-def divide_by_weights(double[::1] keys, const weight_t[::1] weights):
-    """Turn exponential draws into weighted keys, in place.
-
-    ``keys[i]`` becomes ``keys[i] / weights[i]``; a row of weight zero gets
-    an infinite key, so it is chosen only after every row of positive weight.
+def mask_up_to(const double[::1] keys, double key, Py_ssize_t row):
+    """Mark the rows whose (key, row) pair is at most ``(key, row)``.
 
     Parameters
     ----------
     keys : ndarray of shape (n_rows,), float64
-    weights : ndarray of shape (n_rows,), float32 or float64, non-negative
+    key : float
+    row : int
+
+    Returns
+    -------
+    mask : ndarray of shape (n_rows,), bool
     """
     cdef Py_ssize_t i, n = keys.shape[0]
+    result = np.empty(n, dtype=np.bool_)
+    cdef unsigned char[::1] mask = result.view(np.uint8)
 
     for i in prange(n, nogil=True, schedule="static"):
-        if weights[i] > 0:
-            keys[i] = keys[i] / weights[i]
-        else:
-            keys[i] = INFINITY
-
-
-cdef KeyedRow* _keyed_rows(const double[::1] keys) except NULL:
-    cdef Py_ssize_t i, n = keys.shape[0]
-    cdef KeyedRow* rows = <KeyedRow*> malloc(max(n, 1) * sizeof(KeyedRow))
-
-    if rows == NULL:
-        raise MemoryError(f"cannot allocate the selection buffer for {n} rows")
-    for i in prange(n, nogil=True, schedule="static"):
-        rows[i].key = keys[i]
-        rows[i].row = i
-    return rows
+        mask[i] = keys[i] < key or (keys[i] == key and i <= row)
+    return result
 
 
 def select_smallest(const double[::1] keys, Py_ssize_t k):
@@ -193,19 +289,23 @@ def select_smallest(const double[::1] keys, Py_ssize_t k):
     -------
     rows : ndarray of shape (k,), intp
     """
-    cdef Py_ssize_t i, n = keys.shape[0]
-    cdef KeyedRow* buf = _keyed_rows(keys)
+    cdef Py_ssize_t i, count, n = keys.shape[0]
+    cdef KeyedRow last
+    cdef KeyedRow* rows
     result = np.empty(k, dtype=np.intp)
     cdef Py_ssize_t[::1] out = result
 
+    if k == 0:
+        return result
+    last = _kth(&keys[0], n, k)
+    count = _gather_at_most(&keys[0], n, last.key, &rows)
     try:
         with nogil:
-            _select(buf, n, k)
-            qsort(buf, k, sizeof(KeyedRow), _compare)
+            qsort(rows, count, sizeof(KeyedRow), _compare)
             for i in range(k):
-                out[i] = buf[i].row
+                out[i] = rows[i].row
     finally:
-        free(buf)
+        free(rows)
     return result
 
 
@@ -246,9 +346,7 @@ def stratified_select(
         starts[h + 1] += starts[h]
         fill[h] = starts[h]
 
-    buf = <KeyedRow*> malloc(max(n, 1) * sizeof(KeyedRow))
-    if buf == NULL:
-        raise MemoryError(f"cannot allocate the selection buffer for {n} rows")
+    buf = _allocate_rows(n)
     try:
         with nogil:
             for i in range(n):
@@ -265,6 +363,476 @@ def stratified_select(
                     mask[segment[j].row] = 1
     finally:
         free(buf)
+    return result
+
+
+cdef bitgen_t* _bitgen_of(object generator) except NULL:
+    capsule = generator.bit_generator.capsule
+    if not PyCapsule_IsValid(capsule, "BitGenerator"):
+        raise ValueError("the generator's bit generator has no C interface")
+    return <bitgen_t*> PyCapsule_GetPointer(capsule, "BitGenerator")
+
+
+def draw_seed(generator):
+    """Draw the 64-bit seed of a sample from ``generator``'s bit stream.
+
+    Parameters
+    ----------
+    generator : numpy.random.Generator
+
+    Returns
+    -------
+    seed : int
+    """
+    cdef bitgen_t* bitgen = _bitgen_of(generator)
+    cdef uint64_t seed
+
+    with generator.bit_generator.lock:
+        seed = bitgen.next_uint64(bitgen.state)
+    return seed
+
+
+def uniform_keys(uint64_t seed, int64_t start, Py_ssize_t n_rows):
+    """Uniform keys in (0, 1) of rows ``start .. start + n_rows - 1``.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the stream, from :func:`draw_seed`.
+    start : int
+        Position of the first row in the whole data.
+    n_rows : int
+
+    Returns
+    -------
+    keys : ndarray of shape (n_rows,), float64
+    """
+    keys = np.empty(n_rows, dtype=np.float64)
+    cdef double[::1] out = keys
+    cdef Py_ssize_t i
+
+    for i in prange(n_rows, nogil=True, schedule="static"):
+        out[i] = random_open(seed, start + i)
+    return keys
+
+
+def exponential_keys(uint64_t seed, int64_t start, Py_ssize_t n_rows):
+    """Standard exponential keys of rows ``start .. start + n_rows - 1``.
+
+    Parameters
+    ----------
+    seed : int
+    start : int
+    n_rows : int
+
+    Returns
+    -------
+    keys : ndarray of shape (n_rows,), float64
+    """
+    keys = np.empty(n_rows, dtype=np.float64)
+    cdef double[::1] out = keys
+    cdef Py_ssize_t i
+
+    for i in prange(n_rows, nogil=True, schedule="static"):
+        out[i] = -log(random_open(seed, start + i))
+    return keys
+
+
+def weighted_keys(uint64_t seed, int64_t start, const weight_t[::1] weights):
+    """Keys ``E_i / w_i`` of rows ``start ..``; weight zero gives infinity.
+
+    Parameters
+    ----------
+    seed : int
+    start : int
+    weights : ndarray of shape (n_rows,), float32 or float64, non-negative
+
+    Returns
+    -------
+    keys : ndarray of shape (n_rows,), float64
+    """
+    cdef Py_ssize_t i, n = weights.shape[0]
+    keys = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = keys
+
+    for i in prange(n, nogil=True, schedule="static"):
+        if weights[i] > 0:
+            out[i] = -log(random_open(seed, start + i)) / weights[i]
+        else:
+            out[i] = INFINITY
+    return keys
+
+
+def keys_at(uint64_t seed, const Py_ssize_t[::1] rows, const weight_t[::1] weights):
+    """Keys ``E_i / w_i`` of the given rows, whose weights are given alongside.
+
+    Parameters
+    ----------
+    seed : int
+    rows : ndarray of shape (n,), intp
+        Positions of the rows in the whole data.
+    weights : ndarray of shape (n,), float32 or float64
+        The weights of those rows.
+
+    Returns
+    -------
+    keys : ndarray of shape (n,), float64
+    """
+    cdef Py_ssize_t i, n = rows.shape[0]
+    keys = np.empty(n, dtype=np.float64)
+    cdef double[::1] out = keys
+
+    for i in prange(n, nogil=True, schedule="static"):
+        if weights[i] > 0:
+            out[i] = -log(random_open(seed, rows[i])) / weights[i]
+        else:
+            out[i] = INFINITY
+    return keys
+
+
+def weighted_candidates(
+    uint64_t seed, int64_t start, const weight_t[::1] weights, double bound
+):
+    """The rows whose key may be at most ``bound``, with their exact keys.
+
+    A row's key ``-log(u) / w`` is at most ``bound`` only if
+    ``u >= exp(-bound w)``, and so only if ``u >= 1 - bound w``: that test
+    costs a multiplication, so the logarithm is taken only for the rows that
+    pass it. Every row whose key is at most ``bound`` is returned (a few
+    more may be), in row order.
+
+    Parameters
+    ----------
+    seed : int
+    start : int
+        Position of the first row in the whole data.
+    weights : ndarray of shape (n_rows,), float32 or float64, non-negative
+    bound : float
+
+    Returns
+    -------
+    rows : ndarray of shape (n_candidates,), intp
+        Positions relative to ``start``.
+    keys : ndarray of shape (n_candidates,), float64
+    """
+    cdef Py_ssize_t n = weights.shape[0]
+    cdef Py_ssize_t counts[GATHER_CHUNKS + 1]
+    cdef Py_ssize_t c, i, pos
+    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef double w
+    # A hair of slack keeps rounding in ``1 - bound w`` from excluding a row.
+    cdef double scale = bound * (1 + 1e-9)
+    cdef unsigned char[::1] passed = np.empty(n, dtype=np.uint8)
+
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        counts[c + 1] = 0
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            w = weights[i]
+            passed[i] = w > 0 and random_open(seed, start + i) >= 1 - scale * w
+            counts[c + 1] += passed[i]
+    counts[0] = 0
+    for c in range(GATHER_CHUNKS):
+        counts[c + 1] += counts[c]
+
+    rows = np.empty(counts[GATHER_CHUNKS], dtype=np.intp)
+    keys = np.empty(counts[GATHER_CHUNKS], dtype=np.float64)
+    cdef Py_ssize_t[::1] out_rows = rows
+    cdef double[::1] out_keys = keys
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        pos = counts[c]
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            if passed[i]:
+                out_rows[pos] = i
+                out_keys[pos] = -log(random_open(seed, start + i)) / weights[i]
+                pos = pos + 1
+    return rows, keys
+
+
+def uniform_candidates_by_stratum(
+    uint64_t seed, int64_t start, const Py_ssize_t[::1] codes, const double[::1] bounds
+):
+    """The rows whose uniform key is at most their stratum's bound, with keys.
+
+    Parameters
+    ----------
+    seed : int
+    start : int
+        Position of the first row in the whole data.
+    codes : ndarray of shape (n_rows,), intp
+        Stratum of each row.
+    bounds : ndarray of shape (n_strata,), float64
+        Upper bound on the keys kept in each stratum.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_candidates,), intp
+        Positions relative to ``start``, in row order.
+    keys : ndarray of shape (n_candidates,), float64
+    """
+    cdef Py_ssize_t n = codes.shape[0]
+    cdef Py_ssize_t counts[GATHER_CHUNKS + 1]
+    cdef Py_ssize_t c, i, pos
+    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef unsigned char[::1] passed = np.empty(n, dtype=np.uint8)
+
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        counts[c + 1] = 0
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            passed[i] = random_open(seed, start + i) <= bounds[codes[i]]
+            counts[c + 1] += passed[i]
+    counts[0] = 0
+    for c in range(GATHER_CHUNKS):
+        counts[c + 1] += counts[c]
+
+    rows = np.empty(counts[GATHER_CHUNKS], dtype=np.intp)
+    keys = np.empty(counts[GATHER_CHUNKS], dtype=np.float64)
+    cdef Py_ssize_t[::1] out_rows = rows
+    cdef double[::1] out_keys = keys
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        pos = counts[c]
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            if passed[i]:
+                out_rows[pos] = i
+                out_keys[pos] = random_open(seed, start + i)
+                pos = pos + 1
+    return rows, keys
+
+
+cdef packed struct AliasEntry:
+    double accept
+    int64_t alias
+
+
+ALIAS_DTYPE = np.dtype([("accept", np.float64), ("alias", np.int64)])
+
+
+def alias_table(const weight_t[::1] weights):
+    """Build Walker's alias table for drawing rows with probability by weight.
+
+    Vose's linear-time construction ("A linear algorithm for generating
+    random numbers with a given distribution", IEEE Transactions on Software
+    Engineering 17(9), 1991), with the under-full and over-full columns kept
+    at the two ends of one work array. A draw picks a column uniformly,
+    keeps it with probability ``accept`` and otherwise takes ``alias``; the
+    two sit side by side, so a draw touches one cache line.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_rows,), float32 or float64, non-negative,
+        with a positive sum
+
+    Returns
+    -------
+    table : ndarray of shape (n_rows,), dtype ALIAS_DTYPE
+    """
+    cdef Py_ssize_t i, c, n = weights.shape[0], n_small, n_large
+    cdef Py_ssize_t small_row, large_row, pos_small, pos_large
+    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef Py_ssize_t smalls[GATHER_CHUNKS + 1]
+    cdef double total = 0.0, scale
+    result = np.empty(n, dtype=ALIAS_DTYPE)
+    cdef AliasEntry[::1] table = result
+    cdef Py_ssize_t[::1] work = np.empty(n, dtype=np.intp)
+
+    for i in prange(n, nogil=True, schedule="static"):
+        total += weights[i]
+    scale = n / total
+
+    # Scale and classify in parallel, chunk by chunk; then lay the under-full
+    # columns at the front of ``work`` and the over-full ones at the back.
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        smalls[c + 1] = 0
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            table[i].accept = weights[i] * scale
+            table[i].alias = i
+            if table[i].accept < 1:
+                smalls[c + 1] += 1
+    smalls[0] = 0
+    for c in range(GATHER_CHUNKS):
+        smalls[c + 1] += smalls[c]
+    n_small = smalls[GATHER_CHUNKS]
+    n_large = n - n_small
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        pos_small = smalls[c]
+        pos_large = n_small + c * chunk - smalls[c]
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            if table[i].accept < 1:
+                work[pos_small] = i
+                pos_small = pos_small + 1
+            else:
+                work[pos_large] = i
+                pos_large = pos_large + 1
+
+    with nogil:
+        # Pair each under-full column with the over-full one at the front of
+        # the large end; a large column that falls under 1 joins the smalls.
+        while n_small > 0 and n_large > 0:
+            n_small -= 1
+            small_row = work[n_small]
+            large_row = work[n - n_large]
+            table[small_row].alias = large_row
+            table[large_row].accept = (
+                table[large_row].accept + table[small_row].accept
+            ) - 1
+            if table[large_row].accept < 1:
+                n_large -= 1
+                work[n_small] = large_row
+                n_small += 1
+
+        # What is left holds probability 1 up to rounding.
+        for i in range(n_small):
+            table[work[i]].accept = 1.0
+        for i in range(n - n_large, n):
+            table[work[i]].accept = 1.0
+    return result
+
+
+def alias_draws(
+    const AliasEntry[::1] table, uint64_t seed, int64_t start, Py_ssize_t n_draws
+):
+    """Draw ``n_draws`` rows with replacement from an alias table.
+
+    Draw ``d`` uses positions ``2 (start + d)`` and ``2 (start + d) + 1`` of
+    the stream, so draws can be made in parallel and in any number of parts.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_draws,), intp
+    """
+    cdef Py_ssize_t d, column, n = table.shape[0]
+    cdef uint64_t position
+    draws = np.empty(n_draws, dtype=np.intp)
+    cdef Py_ssize_t[::1] out = draws
+
+    for d in prange(n_draws, nogil=True, schedule="static"):
+        position = 2 * <uint64_t> (start + d)
+        column = <Py_ssize_t> (random_open(seed, position) * n)
+        if column >= n:
+            column = n - 1
+        if random_open(seed, position + 1) < table[column].accept:
+            out[d] = column
+        else:
+            out[d] = table[column].alias
+    return draws
+
+
+def uniform_draws(uint64_t seed, int64_t start, Py_ssize_t n_draws, Py_ssize_t n_rows):
+    """Draw ``n_draws`` rows uniformly with replacement.
+
+    Draw ``d`` uses position ``start + d`` of the stream.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_draws,), intp
+    """
+    cdef Py_ssize_t d, row
+    draws = np.empty(n_draws, dtype=np.intp)
+    cdef Py_ssize_t[::1] out = draws
+
+    for d in prange(n_draws, nogil=True, schedule="static"):
+        row = <Py_ssize_t> (random_open(seed, start + d) * n_rows)
+        out[d] = row if row < n_rows else n_rows - 1
+    return draws
+
+
+def count_rows(const Py_ssize_t[::1] draws, Py_ssize_t n_rows):
+    """How many times each row was drawn.
+
+    Returns
+    -------
+    counts : ndarray of shape (n_rows,), int64
+    """
+    cdef Py_ssize_t d
+    counts = np.zeros(n_rows, dtype=np.int64)
+    cdef int64_t[::1] out = counts
+
+    with nogil:
+        for d in range(draws.shape[0]):
+            out[draws[d]] += 1
+    return counts
+
+
+def counts_to_rows(const int64_t[::1] counts, Py_ssize_t total):
+    """Expand per-row counts into sorted row positions (``np.repeat`` of rows).
+
+    Returns
+    -------
+    rows : ndarray of shape (total,), intp
+    """
+    cdef Py_ssize_t i, j, pos = 0, n = counts.shape[0]
+    rows = np.empty(total, dtype=np.intp)
+    cdef Py_ssize_t[::1] out = rows
+
+    with nogil:
+        for i in range(n):
+            for j in range(counts[i]):
+                out[pos] = i
+                pos += 1
+    return rows
+
+
+def pivotal_select(const double[::1] probabilities, uint64_t seed):
+    """Draw a fixed-size sample with the given inclusion probabilities.
+
+    The ordered pivotal method (Deville and Tillé, "Unequal probability
+    sampling without replacement through a splitting method", Biometrika
+    85(1), 1998): rows are visited in order, and each new row settles a duel
+    with the row still undecided, so that one of the two ends with
+    probability 0 or 1 and the other carries the rest. Each row's inclusion
+    probability is exactly its ``probabilities`` entry and the size is their
+    sum, when that sum is a whole number; neighbouring rows are rarely both
+    chosen, which spreads the sample over the row order.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n_rows,), float64, in [0, 1]
+    seed : int
+
+    Returns
+    -------
+    mask : ndarray of shape (n_rows,), bool
+    """
+    cdef Py_ssize_t j, n = probabilities.shape[0], open_row = -1
+    cdef double carried = 0.0, p, total, u
+    result = np.zeros(n, dtype=np.bool_)
+    cdef unsigned char[::1] mask = result.view(np.uint8)
+
+    with nogil:
+        for j in range(n):
+            p = probabilities[j]
+            if p <= 0:
+                continue
+            if p >= 1:
+                mask[j] = 1
+                continue
+            if open_row < 0:
+                open_row = j
+                carried = p
+                continue
+
+            total = carried + p
+            u = random_open(seed, j)
+            if total < 1:
+                if u < p / total:
+                    open_row = j
+                carried = total
+            else:
+                if u < (1 - p) / (2 - total):
+                    mask[open_row] = 1
+                    open_row = j
+                else:
+                    mask[j] = 1
+                carried = total - 1
+
+            # Rounding can leave a carried probability a hair away from 0 or 1.
+            if carried >= 1 - 1e-12:
+                mask[open_row] = 1
+                open_row = -1
+            elif carried <= 1e-12:
+                open_row = -1
+
+        if open_row >= 0 and carried >= 0.5:
+            mask[open_row] = 1
     return result
 
 

@@ -68,10 +68,9 @@ def _stratified_positions(codes, n_test, n_train, generator):
     test_take = _kernels.allocate(
         n_test * sizes / size, sizes, n_test, lower=reserve, upper=sizes - reserve
     )
-    keys = _kernels.sample_keys(generator, codes.shape[0])
-    test_mask = _kernels.stratified_smallest_keys(keys, codes, test_take)
-    test = np.flatnonzero(test_mask)
-    rest = np.flatnonzero(~test_mask)
+    seed = _kernels.new_seed(generator)
+    test = _kernels.select_stratified(codes, test_take, sizes, seed)
+    rest = _complement(test, codes.shape[0])
     if n_train == rest.shape[0]:
         return rest, test
 
@@ -79,8 +78,16 @@ def _stratified_positions(codes, n_test, n_train, generator):
     train_take = _kernels.allocate(
         n_train * sizes / size, left, n_train, lower=np.minimum(reserve, left)
     )
-    train_mask = _kernels.stratified_smallest_keys(keys[rest], codes[rest], train_take)
-    return rest[train_mask], test
+    seed = _kernels.new_seed(generator)
+    train = _kernels.select_stratified(codes[rest], train_take, left, seed)
+    return rest[train], test
+
+
+def _complement(rows, size):
+    """The positions in ``range(size)`` that are not in the sorted ``rows``."""
+    mask = np.ones(size, dtype=bool)
+    mask[rows] = False
+    return np.flatnonzero(mask)
 
 
 @validate_params(
@@ -184,10 +191,12 @@ def train_test_split(
         train, test = _stratified_positions(codes, n_test, n_train, generator)
     else:
         generator = check_generator(random_state)
-        keys = _kernels.sample_keys(generator, size)
-        order = _kernels.smallest_keys(keys, n_test + n_train)
-        test = np.sort(order[:n_test])
-        train = np.sort(order[n_test:])
+        test = _kernels.select_uniform(size, n_test, _kernels.new_seed(generator))
+        rest = _complement(test, size)
+        train = rest
+        if n_train < rest.shape[0]:
+            seed = _kernels.new_seed(generator)
+            train = rest[_kernels.select_uniform(rest.shape[0], n_train, seed)]
 
     return [
         part

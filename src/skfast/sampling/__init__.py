@@ -1,9 +1,25 @@
-"""Row sampling on native kernels: weighted and stratified.
+"""Row sampling on native kernels: random, stratified and weighted.
 
-The kernels draw from the caller's ``numpy.random.Generator``; one seed gives
-the same rows whatever the input container.
+Every function draws one seed from ``random_state`` and derives each row's
+random numbers from it and the row's position, so one seed gives the same
+rows whatever the container, the thread count or the batches a file is
+read in.
 """
 
-from skfast.sampling._functions import stratified_sample, weighted_sample
+from skfast.sampling._functions import (
+    InclusionProbabilities,
+    inclusion_probabilities,
+    random_sample,
+    stratified_sample,
+    weighted_sample,
+)
+from skfast.sampling._kernels import CertaintyWarning
 
-__all__ = ["stratified_sample", "weighted_sample"]
+__all__ = [
+    "CertaintyWarning",
+    "InclusionProbabilities",
+    "inclusion_probabilities",
+    "random_sample",
+    "stratified_sample",
+    "weighted_sample",
+]

@@ -2,14 +2,46 @@
 
 Everything here validates its input once and then trusts the kernels in
 ``skfast._native._sampling``; the public functions above it deal only in
-containers and parameters.
+containers and parameters. Every selection takes a 64-bit ``seed`` from
+:func:`new_seed`: a row's random numbers depend on the seed and the row's
+position only, so the same seed selects the same rows whatever the
+container, the thread count or the batches a file is read in.
 """
+
+import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
 from skfast._native import _sampling
 from skfast._trace import record
+
+# Keys read to bound the k-th smallest key before the full pass.
+PROBE_ROWS = 65536
+
+# Below this many rows, or when a quarter of the rows or more are wanted,
+# every key is computed and selected among.
+DIRECT_ROWS = 65536
+
+
+class CertaintyWarning(UserWarning):
+    """Some rows are taken with certainty in a design proportional to size.
+
+    Raised by ``weighted_sample(..., design="pps")`` when a row's weight
+    would give it an inclusion probability of one or more.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from skfast.sampling import CertaintyWarning, weighted_sample
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     rows = weighted_sample([0, 1, 2, 3], 2, weights=[10, 1, 1, 1],
+    ...                            design="pps", return_indices=True)
+    >>> caught[0].category is CertaintyWarning, int(rows[0])
+    (True, 0)
+    """
 
 
 def check_weights(weights, n_rows, *, name="weights"):
@@ -38,11 +70,19 @@ def check_weights(weights, n_rows, *, name="weights"):
             f"{name}[{position}] is {float(weights[position])}; weights must be "
             "finite and non-negative. Drop or fix that row."
         )
+    if n_rows and not weights.any():
+        raise ValueError(
+            f"every one of the {n_rows} {name} is zero, so no row can be drawn; "
+            "give some rows a positive weight."
+        )
     return weights
 
 
 def stratum_codes(labels, *, name):
     """Encode stratum labels as codes ``0 .. n_strata - 1`` in sorted order.
+
+    Integer labels of moderate range are counted directly; other labels go
+    through ``pandas.factorize``.
 
     Returns
     -------
@@ -55,6 +95,15 @@ def stratum_codes(labels, *, name):
         raise ValueError(
             f"{name} must be one label per row (1-D), got shape {labels.shape}."
         )
+    if labels.dtype.kind in "biu" and labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        if high - low <= 4 * labels.size + 65536:
+            offsets = (labels - low).astype(np.intp, copy=False)
+            present = np.bincount(offsets, minlength=high - low + 1) > 0
+            lookup = np.cumsum(present, dtype=np.intp) - 1
+            strata = np.arange(low, high + 1)[present].astype(labels.dtype)
+            return lookup[offsets], strata
+
     codes, strata = pd.factorize(labels, sort=True, use_na_sentinel=True)
     if (codes < 0).any():
         position = int(np.flatnonzero(codes < 0)[0])
@@ -84,24 +133,155 @@ def allocate(target, sizes, n, *, lower=None, upper=None):
     )
 
 
-def sample_keys(generator, n_rows, weights=None):
-    """Draw one exponential key per row, divided by its weight if given."""
-    record("cython._sampling.exponential_keys")
-    keys = _sampling.exponential_keys(generator, n_rows)
-    if weights is not None:
-        _sampling.divide_by_weights(keys, weights)
-    return keys
+def new_seed(generator):
+    """Draw a sample's seed from a ``numpy.random.Generator``."""
+    return _sampling.draw_seed(generator)
 
 
-def smallest_keys(keys, n):
-    """Rows of the ``n`` smallest keys, in draw order."""
-    record("cython._sampling.select_smallest")
-    return _sampling.select_smallest(keys, n)
+def _rank_with_margin(k, m, size):
+    """A rank in a subsample of ``m`` of ``size`` rows above the k-th, w.h.p."""
+    expected = k * m / size
+    return min(m, math.ceil(expected + 4 * math.sqrt(expected) + 16))
 
 
-def stratified_smallest_keys(keys, codes, take):
-    """Mask of the ``take[h]`` smallest-key rows of each stratum ``h``."""
+def _up_to(keys, key, position):
+    """Mask of the entries at most ``(key, position)`` in (key, position) order."""
+    return (keys < key) | ((keys == key) & (np.arange(keys.shape[0]) <= position))
+
+
+def select_uniform(size, n, seed):
+    """Positions, in order, of ``n`` of ``size`` rows drawn uniformly."""
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    if n == size:
+        return np.arange(size)
+    record("cython._sampling.uniform_keys")
+    keys = _sampling.uniform_keys(seed, 0, size)
+    key, row = _sampling.kth_smallest(keys, n)
+    return np.flatnonzero(_sampling.mask_up_to(keys, key, row))
+
+
+def uniform_order(rows, seed):
+    """``rows`` in the random order of their uniform keys, smallest first."""
+    exponential = _sampling.keys_at(seed, rows, np.ones(rows.shape[0]))
+    return rows[np.argsort(-exponential, kind="stable")]
+
+
+def select_weighted(weights, n, seed, *, ordered=False):
+    """Positions of ``n`` rows drawn successively with probability by weight.
+
+    Rows come in input order, or in draw order when ``ordered``. The keys of
+    a systematic subsample bound the ``n``-th smallest key; only the rows
+    that can fall under the bound get a key computed, and the selection runs
+    among them. When the bound falls short, every key is computed.
+    """
+    size = weights.shape[0]
+    if n == 0:
+        return np.empty(0, dtype=np.intp)
+    record("cython._sampling.weighted_keys")
+
+    if size > DIRECT_ROWS and 4 * n < size:
+        stride = size // PROBE_ROWS
+        probe = np.arange(0, stride * PROBE_ROWS, stride)
+        probe_keys = _sampling.keys_at(seed, probe, weights[probe])
+        rank = _rank_with_margin(n, probe.shape[0], size)
+        bound, _ = _sampling.kth_smallest(probe_keys, rank)
+        rows, keys = _sampling.weighted_candidates(seed, 0, weights, bound)
+        if np.count_nonzero(keys <= bound) >= n:
+            return _select_among(rows, keys, n, ordered)
+
+    keys = _sampling.weighted_keys(seed, 0, weights)
+    return _select_among(np.arange(size), keys, n, ordered)
+
+
+def _select_among(rows, keys, n, ordered):
+    """The ``n`` smallest of ``keys`` (ties to the lower row), as rows."""
+    if ordered:
+        return rows[_sampling.select_smallest(keys, n)]
+    key, position = _sampling.kth_smallest(keys, n)
+    return rows[_up_to(keys, key, position)]
+
+
+def select_stratified(codes, take, sizes, seed):
+    """Positions, in order, of ``take[h]`` uniform rows of each stratum ``h``.
+
+    Within a stratum the keys are uniform, so the ``take[h]``-th smallest of
+    its ``sizes[h]`` keys is near ``take[h] / sizes[h]``: a bound a few
+    binomial standard deviations above it keeps, all but surely, every row
+    needed, and only those rows are grouped and selected among. A stratum
+    left short falls back to selecting on every key.
+    """
     record("cython._sampling.stratified_select")
-    return _sampling.stratified_select(
-        keys, codes, np.ascontiguousarray(take, dtype=np.int64)
-    )
+    take = np.asarray(take, dtype=np.int64)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    margin = take + 4 * np.sqrt(take) + 16
+    bounds = np.where(take > 0, margin / np.maximum(sizes, 1), 0.0)
+    bounds = np.where(take >= sizes, 1.0, np.minimum(bounds, 1.0))
+
+    rows, keys = _sampling.uniform_candidates_by_stratum(seed, 0, codes, bounds)
+    candidate_codes = codes[rows]
+    if np.all(np.bincount(candidate_codes, minlength=take.shape[0]) >= take):
+        mask = _sampling.stratified_select(keys, candidate_codes, take)
+        return rows[mask]
+
+    keys = _sampling.uniform_keys(seed, 0, codes.shape[0])
+    return np.flatnonzero(_sampling.stratified_select(keys, codes, take))
+
+
+def draw_with_replacement(size, n, seed, weights=None, *, ordered=True):
+    """Positions of ``n`` draws with replacement, uniform or by weight.
+
+    Weighted draws use Walker's alias table (O(N) to build, O(1) a draw).
+    Draws come sorted by row, or in draw order when not ``ordered``; both
+    orders hold the same draws.
+    """
+    if weights is None:
+        record("cython._sampling.uniform_draws")
+        draws = _sampling.uniform_draws(seed, 0, n, size)
+    else:
+        record("cython._sampling.alias_table")
+        table = _sampling.alias_table(weights)
+        draws = _sampling.alias_draws(table, seed, 0, n)
+    if not ordered:
+        return draws
+    counts = _sampling.count_rows(draws, size)
+    return _sampling.counts_to_rows(counts, n)
+
+
+def pps_probabilities(weights, n, *, warn=True, stacklevel=2):
+    """Inclusion probabilities exactly proportional to weight, capped at one.
+
+    A row whose weight would give it a probability of one or more is taken
+    with certainty; the other rows share the remaining sample size in
+    proportion to their weights, which is repeated until no probability
+    exceeds one.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    certain = np.zeros(weights.shape[0], dtype=bool)
+    while True:
+        free = ~certain
+        left = n - np.count_nonzero(certain)
+        total = weights[free].sum()
+        probabilities = np.where(certain, 1.0, left * weights / total if total else 0)
+        over = free & (probabilities >= 1)
+        if not over.any():
+            break
+        certain |= over
+
+    n_certain = int(np.count_nonzero(certain))
+    if n_certain and warn:
+        warnings.warn(
+            f"design='pps': {n_certain} rows have weights so large that their "
+            "inclusion probability would reach one; they are taken with "
+            f"certainty, and the other {n - n_certain} rows are drawn with "
+            "probabilities proportional to weight among the rest.",
+            CertaintyWarning,
+            stacklevel=stacklevel,
+        )
+    return np.clip(probabilities, 0.0, 1.0)
+
+
+def select_pps(probabilities, seed):
+    """Positions, in order, of a sample with the given inclusion probabilities."""
+    record("cython._sampling.pivotal_select")
+    return np.flatnonzero(_sampling.pivotal_select(probabilities, seed))
