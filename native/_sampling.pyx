@@ -26,9 +26,11 @@ The functions trust their input: the dispatchers in ``skfast.sampling`` and
 
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
 from cython.parallel cimport prange
+from libc.float cimport DBL_MAX
 from libc.math cimport INFINITY, ceil, floor, log, sqrt
 from libc.stdint cimport int64_t, uint64_t
-from libc.stdlib cimport free, malloc, qsort
+from libc.stdlib cimport calloc, free, malloc, qsort, realloc
+from libc.string cimport memcpy
 from numpy.random cimport bitgen_t
 
 from _rng cimport random_open
@@ -373,6 +375,43 @@ cdef bitgen_t* _bitgen_of(object generator) except NULL:
     return <bitgen_t*> PyCapsule_GetPointer(capsule, "BitGenerator")
 
 
+def weight_summary(const weight_t[::1] weights):
+    """The first row whose weight is negative or not finite, and the positives.
+
+    One parallel pass; chunks are scanned independently and the lowest bad
+    row wins, so the answer never depends on the thread count.
+
+    Returns
+    -------
+    first_bad : int
+        Position of the first bad weight, or -1.
+    n_positive : int
+        Number of positive weights.
+    """
+    cdef Py_ssize_t n = weights.shape[0]
+    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef Py_ssize_t first_bad[GATHER_CHUNKS]
+    cdef Py_ssize_t positives[GATHER_CHUNKS]
+    cdef Py_ssize_t c, i, total = 0, bad = -1
+    cdef double w
+
+    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+        first_bad[c] = -1
+        positives[c] = 0
+        for i in range(c * chunk, min((c + 1) * chunk, n)):
+            w = weights[i]
+            if not (w >= 0 and w <= DBL_MAX):
+                if first_bad[c] < 0:
+                    first_bad[c] = i
+            elif w > 0:
+                positives[c] += 1
+    for c in range(GATHER_CHUNKS):
+        total += positives[c]
+        if bad < 0 and first_bad[c] >= 0:
+            bad = first_bad[c]
+    return bad, total
+
+
 def draw_seed(generator):
     """Draw the 64-bit seed of a sample from ``generator``'s bit stream.
 
@@ -490,62 +529,240 @@ def keys_at(uint64_t seed, const Py_ssize_t[::1] rows, const weight_t[::1] weigh
     return keys
 
 
+cdef struct Gathered:
+    KeyedRow* buffers[GATHER_CHUNKS]
+    Py_ssize_t sizes[GATHER_CHUNKS]
+    Py_ssize_t capacities[GATHER_CHUNKS]
+    Py_ssize_t under[GATHER_CHUNKS]
+    int failed
+
+
+cdef void _open_gathered(Gathered* gathered, Py_ssize_t expected) except *:
+    """Empty per-chunk buffers sized for about twice ``expected / GATHER_CHUNKS``."""
+    cdef Py_ssize_t c
+    for c in range(GATHER_CHUNKS):
+        gathered.sizes[c] = 0
+        gathered.under[c] = 0
+        gathered.capacities[c] = 2 * expected // GATHER_CHUNKS + 1024
+        gathered.buffers[c] = <KeyedRow*> malloc(
+            gathered.capacities[c] * sizeof(KeyedRow)
+        )
+    gathered.failed = 0
+    for c in range(GATHER_CHUNKS):
+        if gathered.buffers[c] == NULL:
+            _close_gathered(gathered)
+            raise MemoryError("cannot allocate the candidate buffers")
+
+
+cdef void _close_gathered(Gathered* gathered) noexcept:
+    cdef Py_ssize_t c
+    for c in range(GATHER_CHUNKS):
+        free(gathered.buffers[c])
+        gathered.buffers[c] = NULL
+
+
+cdef inline bint _make_room(KeyedRow** buffer, Py_ssize_t size,
+                            Py_ssize_t* capacity) noexcept nogil:
+    """Ensure room for one more entry; False when memory runs out."""
+    cdef KeyedRow* grown
+    if size < capacity[0]:
+        return True
+    capacity[0] = 2 * capacity[0] + 1024
+    grown = <KeyedRow*> realloc(buffer[0], capacity[0] * sizeof(KeyedRow))
+    if grown == NULL:
+        return False
+    buffer[0] = grown
+    return True
+
+
+cdef void _gather_weighted(
+    uint64_t seed, const weight_t* weights, Py_ssize_t start, Py_ssize_t stop,
+    double bound, Gathered* gathered, Py_ssize_t c,
+) noexcept nogil:
+    """Gather one chunk's candidates with their uniform draws.
+
+    The test ``u >= 1 - bound w`` decides whether a row is kept, without a
+    branch: every row is written at the end of the buffer and the size
+    grows only for kept rows, which avoids a mispredicted branch per row.
+    """
+    cdef Py_ssize_t i, size = 0, capacity = gathered.capacities[c]
+    cdef KeyedRow* buffer = gathered.buffers[c]
+    cdef double w, u
+    # A hair of slack keeps rounding in ``1 - bound w`` from excluding a row.
+    cdef double scale = bound * (1 + 1e-9)
+
+    for i in range(start, stop):
+        if not _make_room(&buffer, size, &capacity):
+            gathered.failed = 1
+            break
+        w = weights[i]
+        u = random_open(seed, i)
+        buffer[size].key = u
+        buffer[size].row = i
+        size += (w > 0) & (u >= 1 - scale * w)
+    gathered.buffers[c] = buffer
+    gathered.sizes[c] = size
+    gathered.capacities[c] = capacity
+
+
+cdef void _gather_uniform(
+    uint64_t seed, Py_ssize_t start, Py_ssize_t stop, double bound,
+    Gathered* gathered, Py_ssize_t c,
+) noexcept nogil:
+    """Gather one chunk's rows whose uniform key is at most ``bound``."""
+    cdef Py_ssize_t i, size = 0, capacity = gathered.capacities[c]
+    cdef KeyedRow* buffer = gathered.buffers[c]
+    cdef double u
+
+    for i in range(start, stop):
+        if not _make_room(&buffer, size, &capacity):
+            gathered.failed = 1
+            break
+        u = random_open(seed, i)
+        buffer[size].key = u
+        buffer[size].row = i
+        size += u <= bound
+    gathered.buffers[c] = buffer
+    gathered.sizes[c] = size
+    gathered.capacities[c] = capacity
+    gathered.under[c] = size
+
+
+cdef KeyedRow* _concatenate(Gathered* gathered, Py_ssize_t* total) except NULL:
+    """All gathered pairs in one buffer, in row order."""
+    cdef Py_ssize_t c, pos = 0
+    cdef KeyedRow* candidates
+
+    if gathered.failed:
+        raise MemoryError("cannot grow the candidate buffers")
+    total[0] = 0
+    for c in range(GATHER_CHUNKS):
+        total[0] += gathered.sizes[c]
+    candidates = _allocate_rows(total[0])
+    with nogil:
+        for c in range(GATHER_CHUNKS):
+            memcpy(
+                candidates + pos,
+                gathered.buffers[c],
+                gathered.sizes[c] * sizeof(KeyedRow),
+            )
+            pos += gathered.sizes[c]
+    return candidates
+
+
+cdef object _select_gathered(Gathered* gathered, Py_ssize_t k):
+    """The rows of the ``k`` smallest gathered pairs in row order, or None.
+
+    None when fewer than ``k`` gathered keys were under the bound, so the
+    bound may have cut off a row that belongs in the sample.
+    """
+    cdef Py_ssize_t c, i, total, n_under = 0, pos = 0
+    cdef KeyedRow* candidates
+    cdef KeyedRow* work = NULL
+    cdef KeyedRow last
+
+    for c in range(GATHER_CHUNKS):
+        n_under += gathered.under[c]
+    if n_under < k and not gathered.failed:
+        return None
+
+    candidates = _concatenate(gathered, &total)
+    result = np.empty(k, dtype=np.intp)
+    cdef Py_ssize_t[::1] out = result
+    try:
+        work = _allocate_rows(total)
+        with nogil:
+            memcpy(work, candidates, total * sizeof(KeyedRow))
+            _select(work, total, k)
+            last = _largest(work, k)
+            for i in range(total):
+                if not _before(last, candidates[i]):
+                    out[pos] = candidates[i].row
+                    pos += 1
+        return result
+    finally:
+        free(candidates)
+        free(work)
+
+
 def weighted_candidates(
-    uint64_t seed, int64_t start, const weight_t[::1] weights, double bound
+    uint64_t seed, const weight_t[::1] weights, double bound, Py_ssize_t expected
 ):
-    """The rows whose key may be at most ``bound``, with their exact keys.
+    """The rows whose key may be at most ``bound``, with their uniform draws.
 
     A row's key ``-log(u) / w`` is at most ``bound`` only if
     ``u >= exp(-bound w)``, and so only if ``u >= 1 - bound w``: that test
-    costs a multiplication, so the logarithm is taken only for the rows that
-    pass it. Every row whose key is at most ``bound`` is returned (a few
-    more may be), in row order.
+    costs a multiplication, so the caller takes the logarithm only for the
+    rows that pass it (with NumPy's vectorised ``log``). Every row whose key
+    is at most ``bound`` is returned (a few more may be), in row order.
 
     Parameters
     ----------
     seed : int
-    start : int
-        Position of the first row in the whole data.
     weights : ndarray of shape (n_rows,), float32 or float64, non-negative
     bound : float
+    expected : int
+        About how many rows will pass, to size the buffers.
 
     Returns
     -------
     rows : ndarray of shape (n_candidates,), intp
-        Positions relative to ``start``.
-    keys : ndarray of shape (n_candidates,), float64
+    draws : ndarray of shape (n_candidates,), float64
+        Each row's uniform draw ``u``.
     """
     cdef Py_ssize_t n = weights.shape[0]
-    cdef Py_ssize_t counts[GATHER_CHUNKS + 1]
-    cdef Py_ssize_t c, i, pos
     cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
-    cdef double w
-    # A hair of slack keeps rounding in ``1 - bound w`` from excluding a row.
-    cdef double scale = bound * (1 + 1e-9)
-    cdef unsigned char[::1] passed = np.empty(n, dtype=np.uint8)
+    cdef Py_ssize_t c, i, total
+    cdef Gathered gathered
+    cdef KeyedRow* candidates
 
-    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
-        counts[c + 1] = 0
-        for i in range(c * chunk, min((c + 1) * chunk, n)):
-            w = weights[i]
-            passed[i] = w > 0 and random_open(seed, start + i) >= 1 - scale * w
-            counts[c + 1] += passed[i]
-    counts[0] = 0
-    for c in range(GATHER_CHUNKS):
-        counts[c + 1] += counts[c]
-
-    rows = np.empty(counts[GATHER_CHUNKS], dtype=np.intp)
-    keys = np.empty(counts[GATHER_CHUNKS], dtype=np.float64)
+    _open_gathered(&gathered, expected)
+    try:
+        for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+            _gather_weighted(
+                seed, &weights[0], c * chunk, min((c + 1) * chunk, n), bound,
+                &gathered, c,
+            )
+        candidates = _concatenate(&gathered, &total)
+    finally:
+        _close_gathered(&gathered)
+    rows = np.empty(total, dtype=np.intp)
+    draws = np.empty(total, dtype=np.float64)
     cdef Py_ssize_t[::1] out_rows = rows
-    cdef double[::1] out_keys = keys
-    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
-        pos = counts[c]
-        for i in range(c * chunk, min((c + 1) * chunk, n)):
-            if passed[i]:
-                out_rows[pos] = i
-                out_keys[pos] = -log(random_open(seed, start + i)) / weights[i]
-                pos = pos + 1
-    return rows, keys
+    cdef double[::1] out_draws = draws
+    for i in range(total):
+        out_rows[i] = candidates[i].row
+        out_draws[i] = candidates[i].key
+    free(candidates)
+    return rows, draws
+
+
+def uniform_selection(uint64_t seed, Py_ssize_t n_rows, double bound, Py_ssize_t k):
+    """Rows of the ``k`` smallest uniform keys, in row order, or None.
+
+    One parallel pass gathers, chunk by chunk and without a branch per row,
+    the rows whose key is at most ``bound``; the ``k``-th smallest (key,
+    row) pair is selected among them and the rows up to it are listed in
+    row order. When fewer than ``k`` keys are at most ``bound`` (the bound
+    was too low), None is returned.
+
+    Returns
+    -------
+    rows : ndarray of shape (k,), intp, or None
+    """
+    cdef Py_ssize_t chunk = (n_rows + GATHER_CHUNKS - 1) // GATHER_CHUNKS
+    cdef Py_ssize_t c
+    cdef Gathered gathered
+
+    _open_gathered(&gathered, k)
+    try:
+        for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
+            _gather_uniform(
+                seed, c * chunk, min((c + 1) * chunk, n_rows), bound, &gathered, c
+            )
+        return _select_gathered(&gathered, k)
+    finally:
+        _close_gathered(&gathered)
 
 
 def uniform_candidates_by_stratum(
@@ -606,15 +823,59 @@ cdef packed struct AliasEntry:
 ALIAS_DTYPE = np.dtype([("accept", np.float64), ("alias", np.int64)])
 
 
+cdef void _build_alias(
+    const weight_t* weights, Py_ssize_t n, AliasEntry* table, Py_ssize_t* work
+) noexcept nogil:
+    """Vose's alias table over ``n`` rows, with aliases local to the rows.
+
+    The under-full and over-full columns are kept at the two ends of one
+    work array; a column that falls under one joins the under-full ones.
+    Rows of weight zero are kept with probability zero.
+    """
+    cdef Py_ssize_t i, n_small = 0, n_large = 0, small_row, large_row
+    cdef double total = 0.0, scale
+
+    for i in range(n):
+        total += weights[i]
+    scale = n / total if total > 0 else 0.0
+    for i in range(n):
+        table[i].accept = weights[i] * scale
+        table[i].alias = i
+        if table[i].accept < 1:
+            work[n_small] = i
+            n_small += 1
+        else:
+            work[n - 1 - n_large] = i
+            n_large += 1
+
+    while n_small > 0 and n_large > 0:
+        n_small -= 1
+        small_row = work[n_small]
+        large_row = work[n - n_large]
+        table[small_row].alias = large_row
+        table[large_row].accept = (
+            table[large_row].accept + table[small_row].accept
+        ) - 1
+        if table[large_row].accept < 1:
+            n_large -= 1
+            work[n_small] = large_row
+            n_small += 1
+
+    # What is left holds probability one up to rounding.
+    for i in range(n_small):
+        table[work[i]].accept = 1.0
+    for i in range(n - n_large, n):
+        table[work[i]].accept = 1.0
+
+
 def alias_table(const weight_t[::1] weights):
     """Build Walker's alias table for drawing rows with probability by weight.
 
     Vose's linear-time construction ("A linear algorithm for generating
     random numbers with a given distribution", IEEE Transactions on Software
-    Engineering 17(9), 1991), with the under-full and over-full columns kept
-    at the two ends of one work array. A draw picks a column uniformly,
-    keeps it with probability ``accept`` and otherwise takes ``alias``; the
-    two sit side by side, so a draw touches one cache line.
+    Engineering 17(9), 1991). A draw picks a column uniformly, keeps it with
+    probability ``accept`` and otherwise takes ``alias``; the two sit side
+    by side, so a draw touches one cache line.
 
     Parameters
     ----------
@@ -625,65 +886,14 @@ def alias_table(const weight_t[::1] weights):
     -------
     table : ndarray of shape (n_rows,), dtype ALIAS_DTYPE
     """
-    cdef Py_ssize_t i, c, n = weights.shape[0], n_small, n_large
-    cdef Py_ssize_t small_row, large_row, pos_small, pos_large
-    cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
-    cdef Py_ssize_t smalls[GATHER_CHUNKS + 1]
-    cdef double total = 0.0, scale
+    cdef Py_ssize_t n = weights.shape[0]
     result = np.empty(n, dtype=ALIAS_DTYPE)
     cdef AliasEntry[::1] table = result
-    cdef Py_ssize_t[::1] work = np.empty(n, dtype=np.intp)
+    cdef Py_ssize_t[::1] work = np.empty(max(n, 1), dtype=np.intp)
 
-    for i in prange(n, nogil=True, schedule="static"):
-        total += weights[i]
-    scale = n / total
-
-    # Scale and classify in parallel, chunk by chunk; then lay the under-full
-    # columns at the front of ``work`` and the over-full ones at the back.
-    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
-        smalls[c + 1] = 0
-        for i in range(c * chunk, min((c + 1) * chunk, n)):
-            table[i].accept = weights[i] * scale
-            table[i].alias = i
-            if table[i].accept < 1:
-                smalls[c + 1] += 1
-    smalls[0] = 0
-    for c in range(GATHER_CHUNKS):
-        smalls[c + 1] += smalls[c]
-    n_small = smalls[GATHER_CHUNKS]
-    n_large = n - n_small
-    for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
-        pos_small = smalls[c]
-        pos_large = n_small + c * chunk - smalls[c]
-        for i in range(c * chunk, min((c + 1) * chunk, n)):
-            if table[i].accept < 1:
-                work[pos_small] = i
-                pos_small = pos_small + 1
-            else:
-                work[pos_large] = i
-                pos_large = pos_large + 1
-
-    with nogil:
-        # Pair each under-full column with the over-full one at the front of
-        # the large end; a large column that falls under 1 joins the smalls.
-        while n_small > 0 and n_large > 0:
-            n_small -= 1
-            small_row = work[n_small]
-            large_row = work[n - n_large]
-            table[small_row].alias = large_row
-            table[large_row].accept = (
-                table[large_row].accept + table[small_row].accept
-            ) - 1
-            if table[large_row].accept < 1:
-                n_large -= 1
-                work[n_small] = large_row
-                n_small += 1
-
-        # What is left holds probability 1 up to rounding.
-        for i in range(n_small):
-            table[work[i]].accept = 1.0
-        for i in range(n - n_large, n):
-            table[work[i]].accept = 1.0
+    if n:
+        with nogil:
+            _build_alias(&weights[0], n, &table[0], &work[0])
     return result
 
 
@@ -699,21 +909,106 @@ def alias_draws(
     -------
     rows : ndarray of shape (n_draws,), intp
     """
-    cdef Py_ssize_t d, column, n = table.shape[0]
-    cdef uint64_t position
+    cdef Py_ssize_t d, n = table.shape[0]
     draws = np.empty(n_draws, dtype=np.intp)
     cdef Py_ssize_t[::1] out = draws
 
     for d in prange(n_draws, nogil=True, schedule="static"):
-        position = 2 * <uint64_t> (start + d)
-        column = <Py_ssize_t> (random_open(seed, position) * n)
-        if column >= n:
-            column = n - 1
-        if random_open(seed, position + 1) < table[column].accept:
-            out[d] = column
-        else:
-            out[d] = table[column].alias
+        out[d] = _alias_draw(&table[0], n, seed, 2 * <uint64_t> (start + d))
     return draws
+
+
+cdef inline Py_ssize_t _alias_draw(
+    const AliasEntry* table, Py_ssize_t n, uint64_t seed, uint64_t position
+) noexcept nogil:
+    cdef Py_ssize_t column = <Py_ssize_t> (random_open(seed, position) * n)
+    if column >= n:
+        column = n - 1
+    if random_open(seed, position + 1) < table[column].accept:
+        return column
+    return table[column].alias
+
+
+def chunk_totals(const weight_t[::1] weights, Py_ssize_t chunk_rows):
+    """Sum of the weights of each chunk of ``chunk_rows`` consecutive rows.
+
+    Returns
+    -------
+    totals : ndarray of shape (n_chunks,), float64
+    """
+    cdef Py_ssize_t c, i, n = weights.shape[0]
+    cdef Py_ssize_t n_chunks = (n + chunk_rows - 1) // chunk_rows
+    totals = np.zeros(n_chunks, dtype=np.float64)
+    cdef double[::1] out = totals
+
+    for c in prange(n_chunks, nogil=True, schedule="static"):
+        for i in range(c * chunk_rows, min((c + 1) * chunk_rows, n)):
+            out[c] += weights[i]
+    return totals
+
+
+def chunked_alias_sample(
+    const weight_t[::1] weights,
+    Py_ssize_t chunk_rows,
+    const int64_t[::1] draws_per_chunk,
+    uint64_t seed,
+):
+    """Draw with replacement chunk by chunk, and list the draws by row.
+
+    The rows are cut into chunks of ``chunk_rows``; ``draws_per_chunk`` says
+    how many of the draws land in each (a multinomial draw over the chunks'
+    total weights, made by the caller). Each chunk then builds the alias
+    table of its own rows and makes its draws from it, chunks in parallel:
+    together a two-level alias method, exact and O(1) a draw, whose draws
+    stay within one chunk's table at a time and so within the cache. Draw
+    ``d`` overall uses positions ``2 d`` and ``2 d + 1`` of the stream.
+
+    Returns
+    -------
+    rows : ndarray of shape (sum(draws_per_chunk),), intp
+        Every draw's row, sorted.
+    """
+    cdef Py_ssize_t c, i, j, d, pos, size, first, n = weights.shape[0]
+    cdef Py_ssize_t n_chunks = draws_per_chunk.shape[0]
+    cdef int64_t[::1] offsets = np.zeros(n_chunks + 1, dtype=np.int64)
+    cdef AliasEntry* table
+    cdef Py_ssize_t* work
+    cdef int64_t* counts
+    cdef int failed = 0
+
+    for c in range(n_chunks):
+        offsets[c + 1] = offsets[c] + draws_per_chunk[c]
+    rows = np.empty(offsets[n_chunks], dtype=np.intp)
+    cdef Py_ssize_t[::1] out = rows
+
+    # Each chunk works in buffers of its own size, which the allocator hands
+    # back warm to the next chunk on the same thread.
+    for c in prange(n_chunks, nogil=True, schedule="dynamic"):
+        first = c * chunk_rows
+        size = min(chunk_rows, n - first)
+        if draws_per_chunk[c] == 0 or size <= 0:
+            continue
+        table = <AliasEntry*> malloc(size * sizeof(AliasEntry))
+        work = <Py_ssize_t*> malloc(size * sizeof(Py_ssize_t))
+        counts = <int64_t*> calloc(size, sizeof(int64_t))
+        if table == NULL or work == NULL or counts == NULL:
+            failed = 1
+        else:
+            _build_alias(&weights[first], size, table, work)
+            for d in range(offsets[c], offsets[c + 1]):
+                counts[_alias_draw(table, size, seed, 2 * <uint64_t> d)] += 1
+            pos = offsets[c]
+            for i in range(size):
+                for j in range(counts[i]):
+                    out[pos] = first + i
+                    pos = pos + 1
+        free(table)
+        free(work)
+        free(counts)
+
+    if failed:
+        raise MemoryError(f"cannot allocate alias tables of {chunk_rows} rows")
+    return rows
 
 
 def uniform_draws(uint64_t seed, int64_t start, Py_ssize_t n_draws, Py_ssize_t n_rows):

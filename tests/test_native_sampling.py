@@ -152,15 +152,26 @@ def test_selection_on_adversarial_orders(pattern):
 def test_weighted_candidates_hold_every_key_under_the_bound(dtype):
     weights = np.random.default_rng(3).random(100_000).astype(dtype)
     weights[::7] = 0
-    keys = _sampling.weighted_keys(11, 1000, weights)
+    keys = _sampling.weighted_keys(11, 0, weights)
     bound = np.quantile(keys[np.isfinite(keys)], 0.05)
 
-    rows, candidate_keys = _sampling.weighted_candidates(11, 1000, weights, bound)
+    rows, draws = _sampling.weighted_candidates(11, weights, bound, 100)
 
-    np.testing.assert_array_equal(candidate_keys, keys[rows])
+    np.testing.assert_array_equal(draws, reference_uniform(11, rows))
     assert np.all(np.diff(rows) > 0)
     assert set(np.flatnonzero(keys <= bound)) <= set(rows)
     assert len(rows) < 1.2 * np.count_nonzero(keys <= bound)
+
+
+@pytest.mark.parametrize("k", [1, 500, 4000])
+def test_fused_selection_matches_full_selection(k):
+    uniform = _sampling.uniform_keys(21, 0, 80_000)
+
+    rows = _sampling.uniform_selection(21, 80_000, np.sort(uniform)[2 * k], k)
+    np.testing.assert_array_equal(rows, np.sort(reference_smallest(uniform, k)))
+    # A bound below the k-th key cannot certify the selection.
+    below = np.nextafter(np.sort(uniform)[k - 1], 0)
+    assert _sampling.uniform_selection(21, 80_000, below, k) is None
 
 
 def test_uniform_candidates_by_stratum():
@@ -270,10 +281,11 @@ def test_kernels_do_not_depend_on_the_thread_count():
         "k = s.weighted_keys(5, 0, w);"
         "c = np.random.default_rng(2).integers(0, 40, 300_000).astype(np.intp);"
         "m = s.stratified_select(k, c, np.full(40, 1000, np.int64));"
-        "r, ck = s.weighted_candidates(5, 0, w, 0.05);"
+        "r, ck = s.weighted_candidates(5, w, 0.05, 1000);"
+        "u = s.uniform_selection(5, 300_000, 0.05, 10_000);"
         "t = s.alias_table(w); d = s.alias_draws(t, 5, 0, 100_000);"
         "print(s.select_smallest(k, 5000).sum(), np.flatnonzero(m).sum(),"
-        " r.sum(), ck.sum(), d.sum(), t['alias'].sum())"
+        " r.sum(), ck.sum(), d.sum(), t['alias'].sum(), u.sum())"
     )
     outputs = set()
     for threads in ("1", "2", "3"):

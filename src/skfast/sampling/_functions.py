@@ -259,9 +259,7 @@ def weighted_sample(
     _check_not_empty(size)
     if isinstance(weights, str):
         weights = column_values(data, weights, name="weights")
-    weights = _kernels.check_weights(weights, size)
-
-    n_positive = int(np.count_nonzero(weights))
+    weights, n_positive = _kernels.check_weights(weights, size)
     if n > n_positive and not replace:
         raise ValueError(
             f"cannot draw n={n} rows without replacement: only {n_positive} of "
@@ -271,17 +269,18 @@ def weighted_sample(
 
     generator = check_generator(random_state)
     seed = _kernels.new_seed(generator)
+    probabilities = None
     if replace:
         rows = _kernels.draw_with_replacement(
             size, n, seed, weights, ordered=not shuffle
         )
-        probabilities = _with_replacement_probabilities(weights, n)
+        if return_probabilities:
+            probabilities = _with_replacement_probabilities(weights, n)
     elif design == "pps":
         probabilities = _kernels.pps_probabilities(weights, n, stacklevel=4)
         rows = _arrange(_kernels.select_pps(probabilities, seed), seed, shuffle)
     else:
         rows = _kernels.select_weighted(weights, n, seed, ordered=shuffle)
-        probabilities = None
         if return_probabilities:
             estimate = _simulated_probabilities(weights, n, generator, n_simulations)
             logger.info(
@@ -291,9 +290,9 @@ def weighted_sample(
                 estimate.standard_errors.max(),
             )
             probabilities = estimate.probabilities
-    return _output(
-        data, rows, return_indices, probabilities if return_probabilities else None
-    )
+    if not return_probabilities:
+        probabilities = None
+    return _output(data, rows, return_indices, probabilities)
 
 
 def _with_replacement_probabilities(weights, n):
@@ -361,14 +360,12 @@ def inclusion_probabilities(
     array([1.        , 0.33333333, 0.33333333, 0.33333333])
     """
     _check_count(n)
-    weights = _kernels.check_weights(weights, np.shape(weights)[0])
+    weights, n_positive = _kernels.check_weights(weights, np.shape(weights)[0])
     if replace:
         probabilities = _with_replacement_probabilities(weights, n)
         return InclusionProbabilities(probabilities, np.zeros_like(probabilities))
-    if n > np.count_nonzero(weights):
-        raise ValueError(
-            f"n={n} exceeds the {np.count_nonzero(weights)} rows of positive weight."
-        )
+    if n > n_positive:
+        raise ValueError(f"n={n} exceeds the {n_positive} rows of positive weight.")
     if design == "pps":
         probabilities = _kernels.pps_probabilities(weights, n, warn=False)
         return InclusionProbabilities(probabilities, np.zeros_like(probabilities))

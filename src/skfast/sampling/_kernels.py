@@ -63,19 +63,18 @@ def check_weights(weights, n_rows, *, name="weights"):
     dtype = np.float32 if weights.dtype == np.float32 else np.float64
     weights = np.ascontiguousarray(weights, dtype=dtype)
 
-    bad = ~np.isfinite(weights) | (weights < 0)
-    if bad.any():
-        position = int(np.flatnonzero(bad)[0])
+    position, n_positive = _sampling.weight_summary(weights)
+    if position >= 0:
         raise ValueError(
             f"{name}[{position}] is {float(weights[position])}; weights must be "
             "finite and non-negative. Drop or fix that row."
         )
-    if n_rows and not weights.any():
+    if n_rows and not n_positive:
         raise ValueError(
             f"every one of the {n_rows} {name} is zero, so no row can be drawn; "
             "give some rows a positive weight."
         )
-    return weights
+    return weights, n_positive
 
 
 def stratum_codes(labels, *, name):
@@ -155,7 +154,13 @@ def select_uniform(size, n, seed):
         return np.empty(0, dtype=np.intp)
     if n == size:
         return np.arange(size)
-    record("cython._sampling.uniform_keys")
+    record("cython._sampling.uniform_selection")
+    if size > DIRECT_ROWS and 4 * n < size:
+        # The n-th smallest of N uniform keys is near n / N.
+        bound = (n + 4 * math.sqrt(n) + 16) / size
+        rows = _sampling.uniform_selection(seed, size, bound, n)
+        if rows is not None:
+            return rows
     keys = _sampling.uniform_keys(seed, 0, size)
     key, row = _sampling.kth_smallest(keys, n)
     return np.flatnonzero(_sampling.mask_up_to(keys, key, row))
@@ -186,7 +191,10 @@ def select_weighted(weights, n, seed, *, ordered=False):
         probe_keys = _sampling.keys_at(seed, probe, weights[probe])
         rank = _rank_with_margin(n, probe.shape[0], size)
         bound, _ = _sampling.kth_smallest(probe_keys, rank)
-        rows, keys = _sampling.weighted_candidates(seed, 0, weights, bound)
+        rows, draws = _sampling.weighted_candidates(seed, weights, bound, n)
+        keys = np.log(draws, out=draws)
+        np.negative(keys, out=keys)
+        keys /= weights[rows]
         if np.count_nonzero(keys <= bound) >= n:
             return _select_among(rows, keys, n, ordered)
 
@@ -228,24 +236,28 @@ def select_stratified(codes, take, sizes, seed):
     return np.flatnonzero(_sampling.stratified_select(keys, codes, take))
 
 
+# Rows per chunk of the two-level alias method: a chunk's table (16 bytes a
+# row) and work arrays stay within a core's cache while its draws are made.
+ALIAS_CHUNK_ROWS = 65536
+
+
 def draw_with_replacement(size, n, seed, weights=None, *, ordered=True):
     """Positions of ``n`` draws with replacement, uniform or by weight.
 
-    Weighted draws use Walker's alias table (O(N) to build, O(1) a draw).
-    Draws come sorted by row, or in draw order when not ``ordered``; both
-    orders hold the same draws.
+    A two-level alias method: the number of draws in each chunk of rows is
+    one multinomial draw over the chunks' weights, then each chunk draws
+    from Walker's alias table of its own rows (O(N) to build, O(1) a draw),
+    chunks in parallel. Draws come sorted by row, or, when not ``ordered``,
+    the same draws in a random order.
     """
     if weights is None:
-        record("cython._sampling.uniform_draws")
-        draws = _sampling.uniform_draws(seed, 0, n, size)
-    else:
-        record("cython._sampling.alias_table")
-        table = _sampling.alias_table(weights)
-        draws = _sampling.alias_draws(table, seed, 0, n)
-    if not ordered:
-        return draws
-    counts = _sampling.count_rows(draws, size)
-    return _sampling.counts_to_rows(counts, n)
+        weights = np.ones(size, dtype=np.float32)
+    record("cython._sampling.chunked_alias_sample")
+    totals = _sampling.chunk_totals(weights, ALIAS_CHUNK_ROWS)
+    generator = np.random.default_rng(seed)
+    per_chunk = generator.multinomial(n, totals / totals.sum()).astype(np.int64)
+    rows = _sampling.chunked_alias_sample(weights, ALIAS_CHUNK_ROWS, per_chunk, seed)
+    return rows if ordered else rows[generator.permutation(n)]
 
 
 def pps_probabilities(weights, n, *, warn=True, stacklevel=2):
