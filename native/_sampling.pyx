@@ -1072,8 +1072,14 @@ def counts_to_rows(const int64_t[::1] counts, Py_ssize_t total):
     return rows
 
 
-def pivotal_select(const double[::1] probabilities, uint64_t seed):
-    """Draw a fixed-size sample with the given inclusion probabilities.
+def pivotal_select(
+    const double[::1] probabilities,
+    uint64_t seed,
+    int64_t start,
+    int64_t open_row,
+    double carried,
+):
+    """Draw a fixed-size sample with given inclusion probabilities, by batches.
 
     The ordered pivotal method (Deville and Tillé, "Unequal probability
     sampling without replacement through a splitting method", Biometrika
@@ -1084,22 +1090,45 @@ def pivotal_select(const double[::1] probabilities, uint64_t seed):
     sum, when that sum is a whole number; neighbouring rows are rarely both
     chosen, which spreads the sample over the row order.
 
+    Row ``start + j`` draws position ``start + j`` of the stream, so a run
+    over batches decides every row as one run over the whole data would:
+    the row still undecided at the end of a batch, and the probability it
+    carries, pass to the next batch (that row may lie in an earlier batch).
+    Over the whole data, the row left undecided at the end is taken when it
+    carries at least one half (rounding leaves it a hair from 0 or 1).
+
     Parameters
     ----------
     probabilities : ndarray of shape (n_rows,), float64, in [0, 1]
+        Inclusion probabilities of the batch's rows.
     seed : int
+    start : int
+        Position of the batch's first row in the whole data.
+    open_row : int
+        The undecided row carried in (a position in the whole data), or -1.
+    carried : float
+        The probability it carries.
 
     Returns
     -------
     mask : ndarray of shape (n_rows,), bool
+        The batch's rows taken.
+    earlier_taken : bool
+        Whether the undecided row carried in from an earlier batch was taken.
+    open_row : int
+        The undecided row carried out, or -1.
+    carried : float
     """
-    cdef Py_ssize_t j, n = probabilities.shape[0], open_row = -1
-    cdef double carried = 0.0, p, total, u
+    cdef Py_ssize_t j, n = probabilities.shape[0]
+    cdef int64_t row
+    cdef double p, total, u
+    cdef bint earlier_taken = False
     result = np.zeros(n, dtype=np.bool_)
     cdef unsigned char[::1] mask = result.view(np.uint8)
 
     with nogil:
         for j in range(n):
+            row = start + j
             p = probabilities[j]
             if p <= 0:
                 continue
@@ -1107,34 +1136,36 @@ def pivotal_select(const double[::1] probabilities, uint64_t seed):
                 mask[j] = 1
                 continue
             if open_row < 0:
-                open_row = j
+                open_row = row
                 carried = p
                 continue
 
             total = carried + p
-            u = random_open(seed, j)
+            u = random_open(seed, row)
             if total < 1:
                 if u < p / total:
-                    open_row = j
+                    open_row = row
                 carried = total
             else:
                 if u < (1 - p) / (2 - total):
-                    mask[open_row] = 1
-                    open_row = j
+                    if open_row >= start:
+                        mask[open_row - start] = 1
+                    else:
+                        earlier_taken = True
+                    open_row = row
                 else:
                     mask[j] = 1
                 carried = total - 1
 
-            # Rounding can leave a carried probability a hair away from 0 or 1.
             if carried >= 1 - 1e-12:
-                mask[open_row] = 1
+                if open_row >= start:
+                    mask[open_row - start] = 1
+                else:
+                    earlier_taken = True
                 open_row = -1
             elif carried <= 1e-12:
                 open_row = -1
-
-        if open_row >= 0 and carried >= 0.5:
-            mask[open_row] = 1
-    return result
+    return result, earlier_taken, open_row, carried
 
 
 cdef inline bint _more_deserving(

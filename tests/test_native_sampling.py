@@ -262,7 +262,11 @@ def test_pivotal_selection_keeps_size_and_probabilities():
     n, repeats = int(round(probabilities.sum())), 40_000
     counts = np.zeros(len(probabilities))
     for seed in range(repeats):
-        mask = _sampling.pivotal_select(probabilities, seed * 7919 + 1)
+        mask, _, open_row, carried = _sampling.pivotal_select(
+            probabilities, seed * 7919 + 1, 0, -1, 0.0
+        )
+        if open_row >= 0 and carried >= 0.5:
+            mask[open_row] = True
         assert mask.sum() == n
         counts += mask
 

@@ -14,6 +14,7 @@ _SUBMODULES = {
     "model_selection",
     "neighbors",
     "over_sampling",
+    "pipeline",
     "sampling",
     "workflow",
 }

@@ -229,5 +229,186 @@ def run(data, test, out, force, models, header, verbose, quiet, **options):
     )
 
 
+_SAMPLE_CHOICES = {
+    "--method": ("random", "stratified", "weighted", "importance"),
+    "--design": ("successive", "pps"),
+    "--allocation": ("proportional", "equal", "neyman"),
+}
+
+# The column option each method needs, and the options only it takes.
+_SAMPLE_COLUMNS = {
+    "random": (None, ()),
+    "stratified": ("--by", ("--allocation", "--variable", "--min-per-stratum")),
+    "weighted": ("--weights", ("--design",)),
+    "importance": ("--scores", ("--floor",)),
+}
+
+
+def _check_sample_options(method, options):
+    """Raise an InputError for a choice, a missing column or an unused option."""
+    for flag, choices in _SAMPLE_CHOICES.items():
+        value = method if flag == "--method" else options[flag]
+        if value is not None and value not in choices:
+            raise InputError(f"{flag} {value!r} is not one of {', '.join(choices)}.")
+    needed = _SAMPLE_COLUMNS[method][0]
+    if needed is not None and options[needed] is None:
+        raise InputError(f"--method {method} needs {needed} COLUMN.")
+    for other, (column, flags) in _SAMPLE_COLUMNS.items():
+        if other == method:
+            continue
+        for flag in (column, *flags):
+            if flag is not None and options[flag] is not None:
+                raise InputError(
+                    f"{flag} applies to --method {other}, not --method {method}."
+                )
+    if (options["--n"] is None) == (options["--frac"] is None):
+        raise InputError("pass exactly one of --n and --frac.")
+    for flag in ("--n", "--frac", "--min-per-stratum", "--floor"):
+        if options[flag] is not None and options[flag] < 0:
+            raise InputError(f"{flag} {options[flag]} is negative.")
+    if options["--allocation"] == "neyman" and options["--variable"] is None:
+        raise InputError("--allocation neyman needs --variable COLUMN.")
+    if options["--variable"] is not None and options["--allocation"] != "neyman":
+        raise InputError("--variable applies to --allocation neyman only.")
+    if options["--replace"] and method not in ("random", "weighted"):
+        raise InputError("--replace applies to --method random and weighted only.")
+
+
+def _importance_sample(data, n, frac, scores, floor, seed, out, shuffle):
+    """Importance sampling of a file read into memory, written atomically."""
+    import pyarrow as pa
+
+    from skfast.io import read_table
+    from skfast.sampling import importance_sample
+    from skfast.sampling._files import _check_out, write_table
+
+    out = _check_out(out, False)
+    frame = read_table(data)
+    if n is None:
+        n = int(round(frac * len(frame)))
+    options = {} if floor is None else {"floor": floor}
+    sample = importance_sample(
+        frame, n, scores=scores, random_state=seed, shuffle=shuffle, **options
+    )
+    return write_table(pa.Table.from_pandas(sample, preserve_index=False), out)
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option(
+    "--method",
+    default="random",
+    show_default=True,
+    help="random, stratified, weighted or importance.",
+)
+@click.option("--n", "n", type=int, help="Rows to draw.")
+@click.option("--frac", type=float, help="Share of the rows to draw, instead of --n.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=str),
+    help="Output file: .parquet, .csv or .csv.gz; written only when complete.",
+)
+@click.option("--by", help="Stratum column (stratified).")
+@click.option(
+    "--allocation",
+    help="Stratified: proportional (default), equal, or neyman (with --variable).",
+)
+@click.option("--variable", help="Column whose spread per stratum sets neyman.")
+@click.option(
+    "--min-per-stratum", type=int, help="Stratified: rows each stratum keeps (1)."
+)
+@click.option("--weights", help="Weight column (weighted).")
+@click.option(
+    "--design",
+    help="Weighted without replacement: successive (default) or pps.",
+)
+@click.option("--scores", help="Score column (importance; the file is read whole).")
+@click.option("--floor", type=float, help="Importance: share of uniform sampling.")
+@click.option("--replace", is_flag=True, help="Draw with replacement.")
+@click.option("--shuffle", is_flag=True, help="Write rows in random order.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--batch-size",
+    type=int,
+    help="Rows read at a time (default 65536); memory grows with it.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+@click.option("-q", "--quiet", is_flag=True, help="Log warnings only, no progress.")
+def sample(data, method, n, frac, out, replace, shuffle, seed, batch_size, **rest):
+    """Sample the rows of DATA (CSV or Parquet, any size) into --out.
+
+    DATA is read in batches, so it may be larger than memory: random,
+    weighted and stratified samples take one pass (Neyman, pps and
+    --replace two). The same --seed gives the same rows as the Python
+    functions of skfast.sampling.
+    """
+    from rich.console import Console
+
+    verbose, quiet = rest.pop("verbose"), rest.pop("quiet")
+    console = Console(stderr=True)
+    _configure_logging(verbose, quiet, console)
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    options = {f"--{key.replace('_', '-')}": value for key, value in rest.items()}
+    options.update({"--n": n, "--frac": frac, "--replace": replace or None})
+    try:
+        _check_sample_options(method, options)
+        if method == "importance":
+            path = _importance_sample(
+                data, n, frac, rest["scores"], rest["floor"], seed, out, shuffle
+            )
+        else:
+            common = {
+                "random_state": seed,
+                "shuffle": shuffle,
+                "out": out,
+                "batch_size": batch_size,
+                "progress": _rich_progress(console, not quiet and console.is_terminal),
+            }
+            path = _sample_file(data, method, n, frac, replace, rest, common)
+    except (InputError, ValueError, TypeError) as error:
+        message = str(error)
+        option = getattr(error, "option", None)
+        if option is not None:
+            message = message.replace(f"{option}=", f"--{option} ", 1)
+        click.echo(f"skfast: error: {message}", err=True)
+        sys.exit(EXIT_INPUT_ERROR)
+    except KeyboardInterrupt:
+        click.echo("skfast: interrupted; nothing was written", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    click.echo(f"sample written to {path}")
+
+
+def _sample_file(data, method, n, frac, replace, rest, common):
+    """Run the file sampler of ``method``; ``common`` holds the shared options."""
+    from skfast.sampling import _files
+
+    if method == "random":
+        return _files.random_sample(data, n, frac=frac, replace=replace, **common)
+    if method == "weighted":
+        if n is None:
+            source = _files.open_source(data, batch_size=common["batch_size"])
+            n = int(round(frac * source.count_rows(common["progress"])))
+        return _files.weighted_sample(
+            data,
+            n,
+            weights=rest["weights"],
+            replace=replace,
+            design=rest["design"] or "successive",
+            **common,
+        )
+    floor = rest["min_per_stratum"]
+    return _files.stratified_sample(
+        data,
+        rest["by"],
+        n,
+        frac=frac,
+        allocation=rest["allocation"] or "proportional",
+        min_per_stratum=1 if floor is None else floor,
+        variable=rest["variable"],
+        **common,
+    )
+
+
 if __name__ == "__main__":
     main()

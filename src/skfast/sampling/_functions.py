@@ -8,13 +8,14 @@ input order (draw order with ``shuffle=True``), or their positions with
 """
 
 import logging
+import os
 from collections import namedtuple
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from skfast.sampling import _kernels
+from skfast.sampling import _files, _kernels
 from skfast.utils._containers import column_values, n_rows, take_rows
 from skfast.utils._random import check_generator
 
@@ -94,6 +95,7 @@ def _output(data, rows, return_indices, probabilities=None):
         "random_state": "no_validation",
         "shuffle": ["boolean"],
         "return_indices": ["boolean"],
+        "out": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -106,6 +108,7 @@ def random_sample(
     random_state=None,
     shuffle=False,
     return_indices=False,
+    out=None,
 ):
     """Draw rows uniformly at random, with or without replacement.
 
@@ -129,6 +132,12 @@ def random_sample(
         Return rows in random order instead of input order.
     return_indices : bool, default=False
         Return row positions instead of rows.
+    out : str or path-like, default=None
+        Only when ``data`` is a file or dataset (whose sample is otherwise a
+        pyarrow Table): write the sample to this ``.parquet``, ``.csv`` or
+        ``.csv.gz`` file, atomically, and return its path. A file gives the
+        rows the same seed gives in memory, except with ``replace=True``:
+        its draws then have the same multinomial design, but are other draws.
 
     Returns
     -------
@@ -144,6 +153,17 @@ def random_sample(
     >>> random_sample(np.arange(3), 6, replace=True, random_state=0).shape
     (6,)
     """
+    if _files.is_source(data):
+        return _files.random_sample(
+            data,
+            n,
+            frac=frac,
+            replace=replace,
+            random_state=random_state,
+            shuffle=shuffle,
+            return_indices=return_indices,
+            out=out,
+        )
     _check_count(n)
     size = n_rows(data)
     _check_not_empty(size)
@@ -169,6 +189,7 @@ def random_sample(
         "n_simulations": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "return_indices": ["boolean"],
+        "out": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -184,6 +205,7 @@ def weighted_sample(
     n_simulations=1000,
     shuffle=False,
     return_indices=False,
+    out=None,
 ):
     """Draw ``n`` rows with probability by weight.
 
@@ -232,6 +254,12 @@ def weighted_sample(
         Return rows in draw order instead of input order.
     return_indices : bool, default=False
         Return row positions instead of rows.
+    out : str or path-like, default=None
+        Only when ``data`` is a file or dataset (whose sample is otherwise a
+        pyarrow Table): write the sample to this ``.parquet``, ``.csv`` or
+        ``.csv.gz`` file, atomically, and return its path. A file gives the
+        rows the same seed gives in memory, except with ``replace=True``:
+        its draws then have the same multinomial design, but are other draws.
 
     Returns
     -------
@@ -254,6 +282,19 @@ def weighted_sample(
     >>> pi.tolist() == [[0.75, 0.5, 0.5, 0.25][row] for row in rows]
     True
     """
+    if _files.is_source(data):
+        return _files.weighted_sample(
+            data,
+            n,
+            weights=weights,
+            replace=replace,
+            design=design,
+            random_state=random_state,
+            return_probabilities=return_probabilities,
+            shuffle=shuffle,
+            return_indices=return_indices,
+            out=out,
+        )
     _check_count(n)
     size = n_rows(data)
     _check_not_empty(size)
@@ -448,6 +489,7 @@ def _floor_per_stratum(sizes, n, min_per_stratum):
         "return_probabilities": ["boolean"],
         "shuffle": ["boolean"],
         "return_indices": ["boolean"],
+        "out": [str, os.PathLike, None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -464,6 +506,7 @@ def stratified_sample(
     return_probabilities=False,
     shuffle=False,
     return_indices=False,
+    out=None,
 ):
     """Draw a sample with a set number of rows from each stratum.
 
@@ -506,6 +549,10 @@ def stratified_sample(
         Return rows in random order instead of input order.
     return_indices : bool, default=False
         Return row positions instead of rows.
+    out : str or path-like, default=None
+        Only when ``data`` is a file or dataset (whose sample is otherwise a
+        pyarrow Table): write the sample to this ``.parquet``, ``.csv`` or
+        ``.csv.gz`` file, atomically, and return its path.
 
     Returns
     -------
@@ -525,6 +572,21 @@ def stratified_sample(
     >>> np.bincount(y[rows])
     array([10, 10])
     """
+    if _files.is_source(data):
+        return _files.stratified_sample(
+            data,
+            by,
+            n,
+            frac=frac,
+            allocation=allocation,
+            min_per_stratum=min_per_stratum,
+            variable=variable,
+            random_state=random_state,
+            return_probabilities=return_probabilities,
+            shuffle=shuffle,
+            return_indices=return_indices,
+            out=out,
+        )
     _check_count(n)
     size = n_rows(data)
     _check_not_empty(size)

@@ -1,5 +1,9 @@
 """The one place that hands sampling work to the Cython kernels.
 
+The functions near the end take a batch's position in the whole data and
+serve sampling of files, datasets and streams (:mod:`._files`,
+:mod:`._reservoir`).
+
 Everything here validates its input once and then trusts the kernels in
 ``skfast._native._sampling``; the public functions above it deal only in
 containers and parameters. Every selection takes a 64-bit ``seed`` from
@@ -14,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from skfast._native import _sampling
+from skfast._native import _reservoir, _sampling
 from skfast._trace import record
 
 # Keys read to bound the k-th smallest key before the full pass.
@@ -295,5 +299,118 @@ def pps_probabilities(weights, n, *, warn=True, stacklevel=2):
 
 def select_pps(probabilities, seed):
     """Positions, in order, of a sample with the given inclusion probabilities."""
+    mask, _, open_row, carried = pivotal_batch(probabilities, seed, 0, -1, 0.0)
+    if open_row >= 0 and carried >= 0.5:
+        mask[open_row] = True
+    return np.flatnonzero(mask)
+
+
+# Sampling in batches: files, datasets and streams. These functions take the
+# position of a batch's first row in the whole data, so a run over batches
+# draws what one call over the whole data would.
+
+
+# Below this many rows the work is done on one thread (NumPy, or the
+# ``_reservoir`` kernels, which pick their thread count by size): a parallel
+# region per small batch of a stream costs more than the work it shares.
+SMALL_ROWS = 32768
+
+
+def _weights_array(weights):
+    dtype = np.float32 if weights.dtype == np.float32 else np.float64
+    return np.ascontiguousarray(weights, dtype=dtype)
+
+
+def weight_summary(weights):
+    """The first bad weight's position (or -1) and the number of positive ones."""
+    if weights.shape[0] < SMALL_ROWS:
+        good = (weights >= 0) & (weights <= np.finfo(np.float64).max)
+        bad = -1 if good.all() else int(np.argmin(good))
+        return bad, int(np.count_nonzero(weights > 0))
+    return _sampling.weight_summary(_weights_array(weights))
+
+
+def uniform_under(seed, start, n_rows, bound):
+    """Positions in a batch whose uniform key is at most ``bound``, with keys."""
+    record("cython._reservoir.uniform_under")
+    return _reservoir.uniform_under(seed, int(start), int(n_rows), float(bound))
+
+
+def weighted_under(seed, start, weights, bound):
+    """Positions in a batch whose key ``E / w`` is at most ``bound``, with keys."""
+    record("cython._reservoir.weighted_under")
+    return _reservoir.weighted_under(
+        seed, int(start), _weights_array(weights), float(bound)
+    )
+
+
+def uniform_under_by_stratum(seed, start, codes, bounds):
+    """Positions whose uniform key is at most their stratum's bound, with keys."""
+    bounds = np.ascontiguousarray(bounds, dtype=np.float64)
+    if codes.shape[0] < SMALL_ROWS:
+        record("cython._reservoir.uniform_under")
+        positions, keys = _reservoir.uniform_under(
+            seed, int(start), codes.shape[0], 1.0
+        )
+        kept = keys <= bounds[codes]
+        return positions[kept], keys[kept]
+    record("cython._sampling.uniform_candidates_by_stratum")
+    return _sampling.uniform_candidates_by_stratum(
+        seed, int(start), np.ascontiguousarray(codes, dtype=np.intp), bounds
+    )
+
+
+def smallest_per_stratum(keys, codes, take):
+    """Mask of the ``take[h]`` smallest (key, position) pairs of each stratum."""
+    if keys.shape[0] < SMALL_ROWS:
+        order = np.lexsort((keys, codes))
+        first = np.searchsorted(codes[order], np.arange(take.shape[0]))
+        rank = np.arange(order.shape[0]) - first[codes[order]]
+        mask = np.zeros(keys.shape[0], dtype=bool)
+        mask[order[rank < take[codes[order]]]] = True
+        return mask
+    record("cython._sampling.stratified_select")
+    return _sampling.stratified_select(
+        np.ascontiguousarray(keys, dtype=np.float64),
+        np.ascontiguousarray(codes, dtype=np.intp),
+        np.ascontiguousarray(take, dtype=np.int64),
+    )
+
+
+def algorithm_l(seed, n):
+    """The skip generator of Li's Algorithm L for a reservoir of ``n`` rows."""
+    record("cython._reservoir.AlgorithmL")
+    return _reservoir.AlgorithmL(seed, int(n))
+
+
+def pivotal_batch(probabilities, seed, start, open_row, carried):
+    """One batch of the ordered pivotal method; see ``_sampling.pivotal_select``."""
     record("cython._sampling.pivotal_select")
-    return np.flatnonzero(_sampling.pivotal_select(probabilities, seed))
+    return _sampling.pivotal_select(
+        np.ascontiguousarray(probabilities, dtype=np.float64),
+        seed,
+        int(start),
+        int(open_row),
+        float(carried),
+    )
+
+
+def weighted_draws(weights, seed, start, n_draws):
+    """``n_draws`` positions drawn with replacement by weight, sorted.
+
+    Walker's alias table over the batch's rows; draw ``d`` uses stream
+    positions ``2 (start + d)`` and ``2 (start + d) + 1``.
+    """
+    record("cython._sampling.alias_draws")
+    table = _sampling.alias_table(_weights_array(weights))
+    draws = _sampling.alias_draws(table, seed, int(start), int(n_draws))
+    draws.sort()
+    return draws
+
+
+def uniform_draws(seed, start, n_draws, n_rows):
+    """``n_draws`` positions in ``[0, n_rows)`` drawn uniformly, sorted."""
+    record("cython._sampling.uniform_draws")
+    draws = _sampling.uniform_draws(seed, int(start), int(n_draws), int(n_rows))
+    draws.sort()
+    return draws

@@ -47,6 +47,40 @@ def take_rows(data, indices):
     return [data[i] for i in np.asarray(indices)]
 
 
+def concat_rows(parts):
+    """Stack containers of one kind row-wise, as that kind.
+
+    pyarrow record batches give a record batch and tables a table, whose
+    schemas must match; pandas keeps each part's index labels.
+
+    Parameters
+    ----------
+    parts : non-empty list of containers of the same kind
+    """
+    if len(parts) == 1:
+        return parts[0]
+    kind = _kind(parts[0])
+    if kind == "pandas":
+        import pandas as pd
+
+        return pd.concat(parts)
+    if kind == "polars":
+        import polars as pl
+
+        return pl.concat(parts)
+    if kind == "pyarrow":
+        import pyarrow as pa
+
+        if isinstance(parts[0], pa.RecordBatch):
+            return pa.concat_batches(parts)
+        return pa.concat_tables(parts)
+    if hasattr(parts[0], "tocsr") and hasattr(parts[0], "nnz"):
+        import scipy.sparse as sp
+
+        return sp.vstack(parts, format="csr")
+    return np.concatenate([np.asarray(part) for part in parts])
+
+
 def column_values(data, column, *, name):
     """Return a column of ``data``, or ``column`` itself as an array.
 
