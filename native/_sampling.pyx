@@ -720,8 +720,11 @@ def weighted_candidates(
     cdef Py_ssize_t chunk = (n + GATHER_CHUNKS - 1) // GATHER_CHUNKS
     cdef Py_ssize_t c, i, total
     cdef Gathered gathered
-    cdef KeyedRow* candidates
+    cdef Py_ssize_t[::1] out_rows
+    cdef double[::1] out_draws
 
+    cdef Py_ssize_t pos = 0
+    cdef KeyedRow* buffer
     _open_gathered(&gathered, expected)
     try:
         for c in prange(GATHER_CHUNKS, nogil=True, schedule="static"):
@@ -729,18 +732,25 @@ def weighted_candidates(
                 seed, &weights[0], c * chunk, min((c + 1) * chunk, n), bound,
                 &gathered, c,
             )
-        candidates = _concatenate(&gathered, &total)
+        if gathered.failed:
+            raise MemoryError("cannot grow the candidate buffers")
+        total = 0
+        for c in range(GATHER_CHUNKS):
+            total += gathered.sizes[c]
+        rows = np.empty(total, dtype=np.intp)
+        draws = np.empty(total, dtype=np.float64)
+        out_rows = rows
+        out_draws = draws
+        with nogil:
+            for c in range(GATHER_CHUNKS):
+                buffer = gathered.buffers[c]
+                for i in range(gathered.sizes[c]):
+                    out_rows[pos] = buffer[i].row
+                    out_draws[pos] = buffer[i].key
+                    pos += 1
+        return rows, draws
     finally:
         _close_gathered(&gathered)
-    rows = np.empty(total, dtype=np.intp)
-    draws = np.empty(total, dtype=np.float64)
-    cdef Py_ssize_t[::1] out_rows = rows
-    cdef double[::1] out_draws = draws
-    for i in range(total):
-        out_rows[i] = candidates[i].row
-        out_draws[i] = candidates[i].key
-    free(candidates)
-    return rows, draws
 
 
 def uniform_selection(uint64_t seed, Py_ssize_t n_rows, double bound, Py_ssize_t k):

@@ -147,11 +147,6 @@ def _rank_with_margin(k, m, size):
     return min(m, math.ceil(expected + 4 * math.sqrt(expected) + 16))
 
 
-def _up_to(keys, key, position):
-    """Mask of the entries at most ``(key, position)`` in (key, position) order."""
-    return (keys < key) | ((keys == key) & (np.arange(keys.shape[0]) <= position))
-
-
 def select_uniform(size, n, seed):
     """Positions, in order, of ``n`` of ``size`` rows drawn uniformly."""
     if n == 0:
@@ -207,11 +202,20 @@ def select_weighted(weights, n, seed, *, ordered=False):
 
 
 def _select_among(rows, keys, n, ordered):
-    """The ``n`` smallest of ``keys`` (ties to the lower row), as rows."""
+    """The ``n`` smallest of ``keys`` (ties to the lower row), as rows.
+
+    ``rows`` is in row order, so among keys equal to the ``n``-th the first
+    ones in the arrays are the lower rows.
+    """
     if ordered:
         return rows[_sampling.select_smallest(keys, n)]
-    key, position = _sampling.kth_smallest(keys, n)
-    return rows[_up_to(keys, key, position)]
+    if n == keys.shape[0]:
+        return rows
+    threshold = np.partition(keys, n - 1)[n - 1]
+    chosen = keys < threshold
+    ties = np.flatnonzero(keys == threshold)[: n - np.count_nonzero(chosen)]
+    chosen[ties] = True
+    return rows[chosen]
 
 
 def select_stratified(codes, take, sizes, seed):
