@@ -12,7 +12,7 @@ fresh Python process, it draws a 1 % sample from the file:
 
 Each child measures its peak resident memory (``ru_maxrss``) and subtracts
 its resident memory after the imports, so the number is what sampling
-itself used. The target of issue 3 is a peak under 1 GB.
+itself used. The target is a peak under 1 GB for the 50-million-row file.
 
 Usage::
 
